@@ -54,6 +54,14 @@ impl Activation {
             Activation::Softplus => softplus(x).min(20.0),
         }
     }
+    /// phi'(x) given x and r = phi(x) (saves an exp for the sigmoid).
+    #[inline]
+    pub fn df_with(self, x: f64, r: f64) -> f64 {
+        match self {
+            Activation::Sigmoid => r * (1.0 - r),
+            _ => self.df(x),
+        }
+    }
     /// phi'(x) (0 where the clip is active).
     #[inline]
     pub fn df(self, x: f64) -> f64 {

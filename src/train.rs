@@ -1,1 +1,484 @@
-//! (to be written)
+//! Training protocol (SPEC §1): Adam on one trial per update (or a
+//! mini-batch), evaluation every `eval_freq` trials on `eval_trials` fresh
+//! trials, and the stopping rule (mean eval loss < `loss_threshold` and
+//! accuracy > `acc_threshold`, after the task's minimum number of trials).
+//!
+//! Random streams (all from the one `seed`): network initialisation,
+//! training trials and noise, and each evaluation trial have streams of their
+//! own (see [`crate::rng::stream`]), so evaluation can run in parallel and a
+//! seed reproduces the whole run bit for bit.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{Array1, Array2, Zip};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::bptt::{forward, loss_and_grad, Grads, Loss, Prepared, Trace, Workspace};
+use crate::error::{Error, Result};
+use crate::rate::{NetConfig, RateModel, TrainingRecord};
+use crate::rng;
+use crate::task::Task;
+
+/// Stream tags: the parts after the seed in [`rng::stream`].
+const TAG_INIT: u64 = 1;
+const TAG_TRAIN: u64 = 2;
+const TAG_EVAL: u64 = 3;
+
+/// Training hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Maximum number of training trials.
+    pub n_trials: usize,
+    /// Evaluate every this many trials.
+    pub eval_freq: usize,
+    /// Trials per evaluation.
+    pub eval_trials: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Trials per update (1 = the reference's per-trial updates).
+    pub batch: usize,
+    /// Loss function.
+    pub loss: Loss,
+    /// Stop when the mean evaluation loss is below this …
+    pub loss_threshold: f64,
+    /// … and the evaluation accuracy above this.
+    pub acc_threshold: f64,
+    /// Seed for every random draw.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            n_trials: 6000,
+            eval_freq: 100,
+            eval_trials: 100,
+            lr: 0.01,
+            batch: 1,
+            loss: Loss::L2,
+            loss_threshold: 7.0,
+            acc_threshold: 0.95,
+            seed: 1,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Check every field; errors name the CLI flag.
+    pub fn validate(&self) -> Result<()> {
+        if self.n_trials == 0 {
+            return Err(Error::param("n-trials", "must be at least 1"));
+        }
+        if self.eval_freq == 0 {
+            return Err(Error::param("eval-freq", "must be at least 1"));
+        }
+        if self.eval_trials == 0 {
+            return Err(Error::param("eval-trials", "must be at least 1"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::param("lr", format!("must be positive, got {}", self.lr)));
+        }
+        if self.batch == 0 {
+            return Err(Error::param("batch", "must be at least 1"));
+        }
+        if !self.loss_threshold.is_finite() {
+            return Err(Error::param("loss-threshold", "must be finite"));
+        }
+        if !(0.0..=1.0).contains(&self.acc_threshold) {
+            return Err(Error::param("acc-threshold", "must lie in [0, 1]"));
+        }
+        Ok(())
+    }
+}
+
+/// Adam (Kingma & Ba) with PyTorch's defaults β1 = 0.9, β2 = 0.999, ε = 1e-8.
+#[derive(Debug, Clone)]
+pub struct Adam {
+    lr: f64,
+    t: i32,
+    m: Grads,
+    v: Grads,
+}
+
+impl Adam {
+    /// A fresh optimiser for an N-unit network.
+    pub fn new(n: usize, lr: f64) -> Self {
+        Adam {
+            lr,
+            t: 0,
+            m: Grads::zeros(n),
+            v: Grads::zeros(n),
+        }
+    }
+
+    /// One update of the trained parameters of `model` with gradient `g`.
+    pub fn step(&mut self, model: &mut RateModel, g: &Grads) {
+        const B1: f64 = 0.9;
+        const B2: f64 = 0.999;
+        const EPS: f64 = 1e-8;
+        self.t += 1;
+        let c1 = 1.0 - B1.powi(self.t);
+        let c2 = 1.0 - B2.powi(self.t);
+        let lr = self.lr;
+        let upd = |p: &mut f64, g: f64, m: &mut f64, v: &mut f64| {
+            *m = B1 * *m + (1.0 - B1) * g;
+            *v = B2 * *v + (1.0 - B2) * g * g;
+            *p -= lr * (*m / c1) / ((*v / c2).sqrt() + EPS);
+        };
+        fn arr2(
+            p: &mut Array2<f64>,
+            g: &Array2<f64>,
+            m: &mut Array2<f64>,
+            v: &mut Array2<f64>,
+            f: &impl Fn(&mut f64, f64, &mut f64, &mut f64),
+        ) {
+            Zip::from(p)
+                .and(g)
+                .and(m)
+                .and(v)
+                .for_each(|p, &g, m, v| f(p, g, m, v));
+        }
+        fn arr1(
+            p: &mut Array1<f64>,
+            g: &Array1<f64>,
+            m: &mut Array1<f64>,
+            v: &mut Array1<f64>,
+            f: &impl Fn(&mut f64, f64, &mut f64, &mut f64),
+        ) {
+            Zip::from(p)
+                .and(g)
+                .and(m)
+                .and(v)
+                .for_each(|p, &g, m, v| f(p, g, m, v));
+        }
+        arr2(&mut model.w, &g.w, &mut self.m.w, &mut self.v.w, &upd);
+        arr1(&mut model.w_out, &g.w_out, &mut self.m.w_out, &mut self.v.w_out, &upd);
+        upd(&mut model.b_out, g.b_out, &mut self.m.b_out, &mut self.v.b_out);
+        if model.taus.trained() {
+            arr1(
+                &mut model.taus_gaus,
+                &g.taus_gaus,
+                &mut self.m.taus_gaus,
+                &mut self.v.taus_gaus,
+                &upd,
+            );
+        }
+    }
+}
+
+/// One evaluation during training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvalPoint {
+    /// Training trials done when evaluated.
+    pub trial: usize,
+    /// Mean loss over the evaluation trials.
+    pub loss: f64,
+    /// Fraction of evaluation trials correct.
+    pub accuracy: f64,
+}
+
+/// What [`train`] returns.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The trained model (w after relu under Dale's principle), with its
+    /// [`TrainingRecord`].
+    pub model: RateModel,
+    /// The stopping rule was met.
+    pub success: bool,
+    /// Training trials used.
+    pub trials: usize,
+    /// Every evaluation, in order.
+    pub evals: Vec<EvalPoint>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+impl TrainOutcome {
+    /// The last evaluation (accuracy and loss), if any.
+    pub fn last_eval(&self) -> Option<EvalPoint> {
+        self.evals.last().copied()
+    }
+}
+
+/// Mean loss and accuracy of `model` on `n` fresh trials; trial `i` uses the
+/// stream (seed, tag, i), so the result does not depend on the thread count.
+pub fn evaluate_rate(
+    model: &RateModel,
+    task: &dyn Task,
+    loss: Loss,
+    n: usize,
+    seed: u64,
+    tag: u64,
+) -> (f64, f64) {
+    let prep = Prepared::new(model);
+    let res: Vec<(f64, bool)> = (0..n)
+        .into_par_iter()
+        .map_init(Trace::default, |trace, i| {
+            let mut r = rng::stream(seed, &[TAG_EVAL, tag, i as u64]);
+            let trial = task.sample(&mut r);
+            forward(model, &prep, &trial.u, &mut r, trace);
+            let mut g = vec![0.0; trial.target.len()];
+            let l = loss.eval(&trace.o, &trial.target, &mut g);
+            (l, task.score(trial.kind, &trace.o, 1))
+        })
+        .collect();
+    let mean_loss = res.iter().map(|r| r.0).sum::<f64>() / n as f64;
+    let acc = res.iter().filter(|r| r.1).count() as f64 / n as f64;
+    (mean_loss, acc)
+}
+
+/// Initialise a network for `task` from `net` and train it by `cfg`.
+/// `progress` shows a progress bar on stderr; setting `cancel` stops the run
+/// with [`Error::Interrupted`].
+pub fn train(
+    net: &NetConfig,
+    cfg: &TrainConfig,
+    task: &dyn Task,
+    progress: bool,
+    cancel: &AtomicBool,
+) -> Result<TrainOutcome> {
+    net.validate()?;
+    cfg.validate()?;
+    let model = RateModel::init(net, task.n_inputs(), &mut rng::stream(cfg.seed, &[TAG_INIT]))?;
+    train_model(model, cfg, task, progress, cancel)
+}
+
+/// Train an existing `model` (e.g. freshly initialised) by `cfg`.
+pub fn train_model(
+    mut model: RateModel,
+    cfg: &TrainConfig,
+    task: &dyn Task,
+    progress: bool,
+    cancel: &AtomicBool,
+) -> Result<TrainOutcome> {
+    cfg.validate()?;
+    if model.n_inputs() != task.n_inputs() {
+        return Err(Error::param(
+            "task",
+            format!(
+                "model has {} inputs but task {} has {}",
+                model.n_inputs(),
+                task.name(),
+                task.n_inputs()
+            ),
+        ));
+    }
+    let start = Instant::now();
+    let n = model.n();
+    let mut adam = Adam::new(n, cfg.lr);
+    let mut grads = Grads::zeros(n);
+    let mut ws = Workspace::default();
+    let mut r = rng::stream(cfg.seed, &[TAG_TRAIN]);
+    let mut losses = Vec::with_capacity(cfg.n_trials);
+    let mut evals = Vec::new();
+    let bar = if progress {
+        ProgressBar::new(cfg.n_trials as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "train {bar:30} {pos}/{len} trials  {msg}  [{elapsed_precise}]",
+        )
+        .expect("valid template"),
+    );
+    let mut success = false;
+    let mut trials = 0;
+    let mut last_acc = f64::NAN;
+    while trials < cfg.n_trials {
+        if cancel.load(Ordering::Relaxed) {
+            bar.abandon();
+            return Err(Error::Interrupted);
+        }
+        let prep = Prepared::new(&model);
+        grads.clear();
+        let b = cfg.batch.min(cfg.n_trials - trials);
+        let mut batch_loss = 0.0;
+        for _ in 0..b {
+            let trial = task.sample(&mut r);
+            batch_loss += loss_and_grad(
+                &model,
+                &prep,
+                &trial.u,
+                &trial.target,
+                cfg.loss,
+                &mut r,
+                &mut ws,
+                &mut grads,
+            );
+        }
+        batch_loss /= b as f64;
+        if !batch_loss.is_finite() {
+            bar.abandon();
+            return Err(Error::Diverged {
+                trial: trials + 1,
+                loss: batch_loss,
+            });
+        }
+        if b > 1 {
+            grads.scale(1.0 / b as f64);
+        }
+        adam.step(&mut model, &grads);
+        let before = trials;
+        trials += b;
+        losses.push(batch_loss);
+        bar.set_position(trials as u64);
+        if trials / cfg.eval_freq > before / cfg.eval_freq {
+            let (l, acc) = evaluate_rate(
+                &model,
+                task,
+                cfg.loss,
+                cfg.eval_trials,
+                cfg.seed,
+                trials as u64,
+            );
+            if !l.is_finite() {
+                bar.abandon();
+                return Err(Error::Diverged {
+                    trial: trials,
+                    loss: l,
+                });
+            }
+            last_acc = acc;
+            evals.push(EvalPoint {
+                trial: trials,
+                loss: l,
+                accuracy: acc,
+            });
+            bar.set_message(format!(
+                "loss {batch_loss:.3}  eval loss {l:.3}  eval acc {:.2}",
+                acc
+            ));
+            if l < cfg.loss_threshold
+                && acc > cfg.acc_threshold
+                && trials > task.min_training_trials()
+            {
+                success = true;
+                break;
+            }
+        } else if trials % 10 == 0 {
+            bar.set_message(format!("loss {batch_loss:.3}  last eval acc {last_acc:.2}"));
+        }
+    }
+    bar.finish();
+    if model.dale {
+        model.w.mapv_inplace(|v| v.max(0.0));
+    }
+    let last = evals.last().copied();
+    model.task = Some(task.name().to_string());
+    model.training = Some(TrainingRecord {
+        losses,
+        trials,
+        eval_perf_mean: last.map_or(f64::NAN, |e| e.accuracy),
+        eval_loss_mean: last.map_or(f64::NAN, |e| e.loss),
+    });
+    Ok(TrainOutcome {
+        model,
+        success,
+        trials,
+        evals,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate::Taus;
+    use crate::task::GoNoGo;
+
+    #[test]
+    fn adam_first_step_moves_each_parameter_by_lr() {
+        // With bias correction the first Adam step is lr · sign(g).
+        let cfg = NetConfig {
+            n: 5,
+            ..NetConfig::default()
+        };
+        let mut m = RateModel::init(&cfg, 1, &mut rng::from_seed(0)).unwrap();
+        let before = m.clone();
+        let mut g = Grads::zeros(5);
+        g.w.fill(2.0);
+        g.w_out.fill(-3.0);
+        g.b_out = 0.5;
+        g.taus_gaus.fill(1e-3);
+        let mut adam = Adam::new(5, 0.01);
+        adam.step(&mut m, &g);
+        for (a, b) in m.w.iter().zip(before.w.iter()) {
+            assert!((b - a - 0.01).abs() < 1e-9);
+        }
+        for (a, b) in m.w_out.iter().zip(before.w_out.iter()) {
+            assert!((a - b - 0.01).abs() < 1e-9);
+        }
+        assert!((before.b_out - m.b_out - 0.01).abs() < 1e-9);
+        assert!((before.taus_gaus[0] - m.taus_gaus[0] - 0.01).abs() < 1e-6);
+    }
+
+    #[test]
+    fn loss_decreases_on_a_small_go_nogo() {
+        let net = NetConfig {
+            n: 40,
+            taus: Taus::Range(4.0, 20.0),
+            ..NetConfig::default()
+        };
+        let task = GoNoGo::default();
+        let cfg = TrainConfig {
+            n_trials: 300,
+            eval_freq: 300,
+            eval_trials: 50,
+            seed: 3,
+            ..TrainConfig::default()
+        };
+        let out = train(&net, &cfg, &task, false, &AtomicBool::new(false)).unwrap();
+        let l = &out.model.training.as_ref().unwrap().losses;
+        let first: f64 = l[..50].iter().sum::<f64>() / 50.0;
+        let last: f64 = l[250..].iter().sum::<f64>() / 50.0;
+        assert!(last < 0.6 * first, "first {first} last {last}");
+        assert!(out.model.w.iter().all(|&v| v >= 0.0));
+        // Trained taus moved away from their initial draw.
+        assert!(out.model.taus_gaus != out.model.taus_gaus0);
+    }
+
+    #[test]
+    fn same_seed_same_training_run() {
+        let net = NetConfig {
+            n: 20,
+            ..NetConfig::default()
+        };
+        let cfg = TrainConfig {
+            n_trials: 30,
+            eval_freq: 10,
+            eval_trials: 8,
+            batch: 2,
+            ..TrainConfig::default()
+        };
+        let task = GoNoGo::default();
+        let no = AtomicBool::new(false);
+        let a = train(&net, &cfg, &task, false, &no).unwrap();
+        let b = train(&net, &cfg, &task, false, &no).unwrap();
+        assert_eq!(a.model, b.model);
+        assert_eq!(a.evals, b.evals);
+    }
+
+    #[test]
+    fn divergence_is_an_error() {
+        let net = NetConfig {
+            n: 10,
+            activation: crate::rate::Activation::Softplus,
+            dale: false,
+            ..NetConfig::default()
+        };
+        let cfg = TrainConfig {
+            n_trials: 5,
+            lr: 1e300,
+            ..TrainConfig::default()
+        };
+        let task = GoNoGo::default();
+        let mut model = RateModel::init(&net, 1, &mut rng::from_seed(0)).unwrap();
+        model.w_out.fill(f64::INFINITY);
+        let e = train_model(model, &cfg, &task, false, &AtomicBool::new(false)).unwrap_err();
+        assert!(matches!(e, Error::Diverged { .. }), "{e}");
+    }
+}

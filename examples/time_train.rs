@@ -1,0 +1,22 @@
+use spikernn::bptt::{loss_and_grad, Grads, Loss, Prepared, Workspace};
+use spikernn::rate::{NetConfig, RateModel};
+use spikernn::rng;
+use spikernn::task::{GoNoGo, Task};
+use spikernn::train::Adam;
+fn main() {
+    let task = GoNoGo::default();
+    let mut r = rng::from_seed(1);
+    let mut model = RateModel::init(&NetConfig::default(), 1, &mut r).unwrap();
+    let mut adam = Adam::new(200, 0.01);
+    let mut grads = Grads::zeros(200);
+    let mut ws = Workspace::default();
+    let t = std::time::Instant::now();
+    for _ in 0..200 {
+        let prep = Prepared::new(&model);
+        grads.clear();
+        let trial = task.sample(&mut r);
+        loss_and_grad(&model, &prep, &trial.u, &trial.target, Loss::L2, &mut r, &mut ws, &mut grads);
+        adam.step(&mut model, &grads);
+    }
+    println!("{:.3} ms/trial", t.elapsed().as_secs_f64() * 1000.0 / 200.0);
+}
