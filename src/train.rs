@@ -417,25 +417,31 @@ mod tests {
     }
 
     #[test]
-    fn loss_decreases_on_a_small_go_nogo() {
+    fn a_small_network_learns_go_nogo() {
+        // N = 60 learns the task within 1500 trials; an untrained network
+        // scores about 0.5 (it never reaches 0.7 on Go trials).
         let net = NetConfig {
-            n: 40,
+            n: 60,
             taus: Taus::Range(4.0, 20.0),
             ..NetConfig::default()
         };
         let task = GoNoGo::default();
         let cfg = TrainConfig {
-            n_trials: 300,
-            eval_freq: 300,
-            eval_trials: 50,
-            seed: 3,
+            n_trials: 1500,
+            eval_freq: 500,
+            eval_trials: 100,
+            seed: 1,
             ..TrainConfig::default()
         };
         let out = train(&net, &cfg, &task, false, &AtomicBool::new(false)).unwrap();
+        let first = out.evals[0];
+        let last = out.last_eval().unwrap();
+        assert!(last.accuracy >= 0.9, "{:?}", out.evals);
+        assert!(last.loss < 0.5 * first.loss || first.accuracy >= 0.9, "{:?}", out.evals);
         let l = &out.model.training.as_ref().unwrap().losses;
-        let first: f64 = l[..50].iter().sum::<f64>() / 50.0;
-        let last: f64 = l[250..].iter().sum::<f64>() / 50.0;
-        assert!(last < 0.6 * first, "first {first} last {last}");
+        let early: f64 = l[..100].iter().sum::<f64>() / 100.0;
+        let late: f64 = l[1400..].iter().sum::<f64>() / 100.0;
+        assert!(late < 0.5 * early, "early {early} late {late}");
         assert!(out.model.w.iter().all(|&v| v >= 0.0));
         // Trained taus moved away from their initial draw.
         assert!(out.model.taus_gaus != out.model.taus_gaus0);
