@@ -157,14 +157,13 @@ impl MatData {
         }
     }
 
-    /// Number of stored values (for char: UTF-16 code units, newlines of a
-    /// multi-row array excluded).
+    /// Number of stored values (for char: UTF-16 code units of the text,
+    /// so a multi-row array also counts its joining newlines).
     pub fn len(&self) -> usize {
-        numeric_map!(self, v => v.len(), bool b => b.len(),
-            char => match self {
-                MatData::Char(s) => s.encode_utf16().filter(|&u| u != u16::from(b'\n')).count(),
-                _ => 0,
-            })
+        match self {
+            MatData::Char(s) => s.encode_utf16().count(),
+            d => numeric_map!(d, v => v.len(), bool b => b.len(), char => 0),
+        }
     }
 
     /// Whether no values are stored.
@@ -582,7 +581,10 @@ fn class_label(class: u32) -> String {
 
 enum Parsed {
     Var(MatVar),
-    Skipped { name: Option<String>, reason: String },
+    Skipped {
+        name: Option<String>,
+        reason: String,
+    },
 }
 
 /// Parse the data of a `miMATRIX` element.
@@ -689,8 +691,8 @@ fn parse_matrix(body: &[u8], be: bool) -> std::result::Result<Parsed, String> {
         )));
     }
     let raw = decode_raw(ty, data, be).ok_or_else(|| ctx(format!("unsupported data type {ty}")))?;
-    let data = to_class(raw, class, logical)
-        .ok_or_else(|| ctx(format!("unsupported class {class}")))?;
+    let data =
+        to_class(raw, class, logical).ok_or_else(|| ctx(format!("unsupported class {class}")))?;
     Ok(Parsed::Var(MatVar { name, dims, data }))
 }
 
@@ -900,12 +902,11 @@ fn encode_matrix(var: &MatVar) -> std::result::Result<Vec<u8>, String> {
         MatData::Char(s) => {
             let units: Vec<u16> = if dims.first().copied().unwrap_or(0) > 1 {
                 // Multi-row: rows joined by '\n' → column-major.
-                let rows: Vec<Vec<u16>> = s.split('\n').map(|r| r.encode_utf16().collect()).collect();
+                let rows: Vec<Vec<u16>> =
+                    s.split('\n').map(|r| r.encode_utf16().collect()).collect();
                 let cols = rows.first().map_or(0, Vec::len);
                 if rows.len() != dims[0] || rows.iter().any(|r| r.len() != cols) {
-                    return Err(ctx(format!(
-                        "char rows do not match dimensions {dims:?}"
-                    )));
+                    return Err(ctx(format!("char rows do not match dimensions {dims:?}")));
                 }
                 (0..cols)
                     .flat_map(|j| rows.iter().map(move |r| r[j]))
@@ -913,10 +914,16 @@ fn encode_matrix(var: &MatVar) -> std::result::Result<Vec<u8>, String> {
             } else {
                 s.encode_utf16().collect()
             };
+            if units.len() != numel {
+                return Err(ctx(format!(
+                    "dimensions {dims:?} ({numel} characters) but the text has {} UTF-16 units",
+                    units.len()
+                )));
+            }
             (MX_CHAR, 0, MI_UINT16, le_bytes!(units))
         }
     };
-    if numel != var.data.len() {
+    if !matches!(var.data, MatData::Char(_)) && numel != var.data.len() {
         return Err(ctx(format!(
             "dimensions {dims:?} ({numel} elements) but {} values",
             var.data.len()

@@ -105,9 +105,13 @@ pub fn model_from_mat(file: &MatFile, path: &Path) -> Result<RateModel> {
             }
             m
         }
-        None => Array2::from_diag(&Array1::from_iter(
-            inh.iter().map(|&b| if b { -1.0 } else { 1.0 }),
-        )),
+        None => Array2::from_diag(&Array1::from_iter(inh.iter().map(|&b| {
+            if b {
+                -1.0
+            } else {
+                1.0
+            }
+        }))),
     };
     let som_m = if s.get("som_m").is_some() {
         s.matrix("som_m", n, Some(n))?
@@ -142,7 +146,11 @@ pub fn model_from_mat(file: &MatFile, path: &Path) -> Result<RateModel> {
         None => Activation::Sigmoid,
         Some(v) => {
             let name = v.as_str().ok_or_else(|| {
-                s.bad("activation", "a char array".into(), v.data.class_name().into())
+                s.bad(
+                    "activation",
+                    "a char array".into(),
+                    v.data.class_name().into(),
+                )
             })?;
             Activation::parse(name).map_err(|_| {
                 s.bad(

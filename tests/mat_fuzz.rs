@@ -60,11 +60,7 @@ fn parse_any(bytes: &[u8]) {
     }
 }
 
-fn run_property(
-    name: &str,
-    strat: impl Strategy<Value = (usize, Vec<u8>)>,
-    count: &AtomicUsize,
-) {
+fn run_property(name: &str, strat: impl Strategy<Value = (usize, Vec<u8>)>, count: &AtomicUsize) {
     let mut r = runner();
     r.run(&strat, |(_, bytes)| {
         parse_any(&bytes);

@@ -36,7 +36,11 @@ fn check_scipy_fixture(file: &str) {
         &[3, 2],
         MatData::F32(vec![0.0, 0.5, 1.0, 0.25, 0.75, 1.25]),
     );
-    expect("v_row", &[1, 5], MatData::F64(vec![0.0, 1.5, 3.0, 4.5, 6.0]));
+    expect(
+        "v_row",
+        &[1, 5],
+        MatData::F64(vec![0.0, 1.5, 3.0, 4.5, 6.0]),
+    );
     expect(
         "flags",
         &[1, 4],
