@@ -216,6 +216,9 @@ fn tf_file_loads_as_rate_model() {
 fn tf_file_generic_reader_every_variable() {
     let f = mat::read(&fixture(TF)).unwrap();
     assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+    // Classes as MATLAB sees them (scipy.io.whosmat): the booleans are
+    // logical, and MATLAB's search results are class double stored narrowly
+    // as miUINT8 data (which scipy.io.loadmat returns as uint8 arrays).
     let expect: &[(&str, &str, &[usize], f64)] = &[
         ("x0", "single", &[200, 200, 1], 110963.76965205444),
         ("r0", "single", &[200, 200, 1], 35689.83497709036),
@@ -232,10 +235,10 @@ fn tf_file_generic_reader_every_variable() {
         ("m", "single", &[200, 200], 82.0),
         ("som_m", "single", &[200, 200], 38820.0),
         ("N", "int64", &[1, 1], 200.0),
-        ("exc", "uint8", &[200, 1], 141.0),
-        ("inh", "uint8", &[200, 1], 59.0),
-        ("inh_som", "uint8", &[200, 1], 20.0),
-        ("inh_pv", "uint8", &[200, 1], 39.0),
+        ("exc", "logical", &[200, 1], 141.0),
+        ("inh", "logical", &[200, 1], 59.0),
+        ("inh_som", "logical", &[200, 1], 20.0),
+        ("inh_pv", "logical", &[200, 1], 39.0),
         ("w_in", "single", &[200, 1], 3.1258513551438227),
         ("b_out", "single", &[1, 1], 0.022129174321889877),
         ("som_N", "int64", &[1, 1], 20.0),
@@ -248,8 +251,8 @@ fn tf_file_generic_reader_every_variable() {
         ("taus_gaus", "single", &[200, 1], -125.5304360203445),
         ("tr", "int64", &[1, 1], 1501.0),
         ("all_perfs", "double", &[12, 1], 8.719999999999999),
-        ("opt_scaling_factor", "uint8", &[1, 1], 30.0),
-        ("scaling_factors", "uint8", &[1, 12], 570.0),
+        ("opt_scaling_factor", "double", &[1, 1], 30.0),
+        ("scaling_factors", "double", &[1, 12], 570.0),
     ];
     for &(name, class, dims, s) in expect {
         let v = f.get(name).unwrap_or_else(|| panic!("{name} missing"));
@@ -270,7 +273,7 @@ fn tf_file_generic_reader_every_variable() {
     );
     assert_eq!(
         f.get("scaling_factors").unwrap().data,
-        MatData::U8((0..12).map(|k| 20 + 5 * k).collect())
+        MatData::F64((0..12).map(|k| f64::from(20 + 5 * k)).collect())
     );
 }
 
