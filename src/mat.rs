@@ -19,7 +19,8 @@
 //!   handles and objects are skipped with a warning naming the variable (see
 //!   [`MatFile::warnings`]); the file is still read.
 //! - Writing: double, single, integer, logical (uint8 class with the logical
-//!   flag, as MATLAB and scipy store it) and char (UTF-16 code units) arrays,
+//!   flag, as MATLAB and scipy store it) and char (UTF-8 data, as scipy
+//!   writes it) arrays,
 //!   zlib-compressed by default, little-endian, with a 128-byte header like
 //!   scipy's. Files are always written to a temporary file in the same
 //!   directory and then renamed over the target, so a failure never leaves a
@@ -920,7 +921,15 @@ fn encode_matrix(var: &MatVar) -> std::result::Result<Vec<u8>, String> {
                     units.len()
                 )));
             }
-            (MX_CHAR, 0, MI_UINT16, le_bytes!(units))
+            // UTF-8 data, as scipy writes it (scipy decodes miUINT16 char
+            // data with the platform codec, which garbles non-ASCII text);
+            // MATLAB reads both.
+            (
+                MX_CHAR,
+                0,
+                MI_UTF8,
+                String::from_utf16_lossy(&units).into_bytes(),
+            )
         }
     };
     if !matches!(var.data, MatData::Char(_)) && numel != var.data.len() {
