@@ -174,6 +174,7 @@ impl MatData {
 
     /// The values as f64 (column-major) for every numeric or logical class
     /// (true = 1); `None` for char. Integers beyond 2^53 lose precision.
+    #[allow(clippy::unnecessary_cast)] // the macro casts every class, f64 too
     pub fn to_f64(&self) -> Option<Vec<f64>> {
         numeric_map!(self, v => Some(v.iter().map(|&x| x as f64).collect()),
             bool b => Some(b.iter().map(|&x| if x { 1.0 } else { 0.0 }).collect()),
@@ -501,6 +502,7 @@ macro_rules! cast_raw {
 
 /// Convert stored numbers to the array's class (MATLAB stores values in the
 /// narrowest type that holds them exactly).
+#[allow(clippy::unnecessary_cast)] // the macro casts every pair of types
 fn to_class(raw: Raw, class: u32, logical: bool) -> Option<MatData> {
     if logical {
         return Some(MatData::Bool(
@@ -543,7 +545,7 @@ fn decode_char(ty: u32, data: &[u8], dims: &[usize], be: bool) -> String {
         },
     };
     let rows = dims.first().copied().unwrap_or(0);
-    let ordered: Vec<u32> = if rows > 1 && units.len() % rows == 0 {
+    let ordered: Vec<u32> = if rows > 1 && units.len().is_multiple_of(rows) {
         let cols = units.len() / rows;
         let mut o = Vec::with_capacity(units.len() + rows);
         for i in 0..rows {
@@ -621,7 +623,7 @@ fn parse_matrix(body: &[u8], be: bool) -> std::result::Result<Parsed, String> {
         });
     }
     let de = read_elem(body, p, be).map_err(|e| format!("dimensions: {e}"))?;
-    if de.ty != MI_INT32 || de.data.len() % 4 != 0 || de.data.is_empty() {
+    if de.ty != MI_INT32 || !de.data.len().is_multiple_of(4) || de.data.is_empty() {
         return Err(format!(
             "bad dimensions element (type {}, {} bytes)",
             de.ty,
