@@ -1,1 +1,412 @@
-//! (to be written)
+//! Rate models ↔ `.mat` files (SPEC §4), on top of [`crate::mat`].
+//!
+//! [`load_model`] accepts files written by this crate, by the Python
+//! package's tutorial (keys `w, w_in, w_out, w0, N, m, som_m, inh, exc, taus,
+//! taus_gaus, taus_gaus0`) and by the original TensorFlow code (every key,
+//! float32 or float64, booleans as uint8, logical or double, extra 3-D
+//! arrays). Any numeric class is accepted for any key. Missing optional keys
+//! get defaults:
+//!
+//! | key | default |
+//! |---|---|
+//! | `w0` | `w` |
+//! | `m` | diag(+1 excitatory, −1 inhibitory) from `inh`/`exc` |
+//! | `inh` | `!exc`, else the negative entries of diag(`m`) |
+//! | `som_m` | all ones |
+//! | `b_out` | 0 |
+//! | `som_N` | 0 |
+//! | `taus_gaus0` | `taus_gaus` |
+//! | `activation` | sigmoid |
+//! | training keys (`losses`, `tr`, `eval_perf_mean`, `eval_loss_mean`) | `training = None` when all are absent; otherwise absent ones are empty / `losses.len()` / NaN |
+//! | search keys (`opt_scaling_factor`, `all_perfs`, `scaling_factors`) | `search = None` when all are absent; otherwise absent vectors are empty and a missing optimum is the best-scoring factor |
+//!
+//! `dale` is true when any unit is inhibitory. A `taus` with two equal values
+//! is a fixed tau.
+//!
+//! [`save_model`] writes doubles for every array, `int64` 1×1 for the counts
+//! `N`, `som_N` and `tr` (what scipy writes for a Python `int`, and what the
+//! original TensorFlow code wrote), logical N×1 for `inh`/`exc`, and char
+//! for `activation` and `task`. `w_out` is 1×N, `taus_gaus`/`taus_gaus0`
+//! N×1, `losses` and `scaling_factors` 1×n, `all_perfs` n×1 (as MATLAB's
+//! `lambda_grid_search.m` stores it).
+
+use std::path::Path;
+
+use ndarray::{Array1, Array2, ShapeBuilder};
+
+use crate::error::{Error, Result};
+use crate::mat::{self, MatFile, MatVar, WriteOptions};
+use crate::rate::{Activation, RateModel, SearchRecord, Taus, TrainingRecord};
+
+/// Load a rate model from a `.mat` file; see the module doc for the keys
+/// accepted and their defaults. Fails with [`Error::MissingKey`] when `w`,
+/// `w_in`, `w_out`, the unit signs (`m`, `inh` or `exc`), `taus` or
+/// `taus_gaus` is absent, [`Error::BadKey`] when a shape disagrees with N,
+/// and [`Error::MatFormat`] when the file is malformed.
+pub fn load_model(path: &Path) -> Result<RateModel> {
+    load_model_with_warnings(path).map(|(m, _)| m)
+}
+
+/// [`load_model`], also returning the reader's warnings (variables of
+/// unsupported classes that were skipped).
+pub fn load_model_with_warnings(path: &Path) -> Result<(RateModel, Vec<String>)> {
+    let file = mat::read(path)?;
+    let model = model_from_mat(&file, path)?;
+    Ok((model, file.warnings))
+}
+
+/// Build a rate model from a parsed file; `path` names the source in errors.
+pub fn model_from_mat(file: &MatFile, path: &Path) -> Result<RateModel> {
+    let s = Src { file, path };
+    let w_var = s.req("w")?;
+    let n = match s.scalar("N")? {
+        Some(v) => s.count("N", v)?,
+        None => match w_var.matrix_dims() {
+            Some((r, _)) => r,
+            None => return Err(s.bad("w", "an N×N matrix".into(), dims_str(w_var))),
+        },
+    };
+    if n == 0 {
+        return Err(s.bad("N", "at least 1 unit".into(), "0".into()));
+    }
+    let w = s.matrix("w", n, Some(n))?;
+    let w_in = s.matrix("w_in", n, None)?;
+    let w_out = s.vector("w_out", n)?;
+
+    let m_opt = if s.get("m").is_some() {
+        Some(s.matrix("m", n, Some(n))?)
+    } else {
+        None
+    };
+    let inh: Vec<bool> = if s.get("inh").is_some() {
+        s.vector("inh", n)?.iter().map(|&v| v != 0.0).collect()
+    } else if s.get("exc").is_some() {
+        s.vector("exc", n)?.iter().map(|&v| v == 0.0).collect()
+    } else if let Some(m) = &m_opt {
+        m.diag().iter().map(|&v| v < 0.0).collect()
+    } else {
+        return Err(Error::MissingKey {
+            path: path.to_path_buf(),
+            key: "m".into(),
+        });
+    };
+    let m = match m_opt {
+        Some(m) => {
+            if let Some(i) = (0..n).find(|&i| (m[[i, i]] < 0.0) != inh[i]) {
+                return Err(s.bad(
+                    "inh",
+                    "inhibitory units where diag(m) is negative".into(),
+                    format!(
+                        "unit {i}: inh = {}, m[{i}, {i}] = {}",
+                        u8::from(inh[i]),
+                        m[[i, i]]
+                    ),
+                ));
+            }
+            m
+        }
+        None => Array2::from_diag(&Array1::from_iter(inh.iter().map(|&b| {
+            if b {
+                -1.0
+            } else {
+                1.0
+            }
+        }))),
+    };
+    let som_m = if s.get("som_m").is_some() {
+        s.matrix("som_m", n, Some(n))?
+    } else {
+        Array2::ones((n, n))
+    };
+    let w0 = if s.get("w0").is_some() {
+        s.matrix("w0", n, Some(n))?
+    } else {
+        w.clone()
+    };
+    let b_out = s.scalar("b_out")?.unwrap_or(0.0);
+    let som_n = match s.scalar("som_N")? {
+        Some(v) => s.count("som_N", v)?,
+        None => 0,
+    };
+    let taus_v = s.nums(s.req("taus")?)?;
+    let taus = Taus::from_slice(&taus_v).map_err(|e| {
+        s.bad(
+            "taus",
+            "1 or 2 values ≥ 1 (tau or [tau_min, tau_max], in steps)".into(),
+            format!("{taus_v:?} ({e})"),
+        )
+    })?;
+    let taus_gaus = s.vector("taus_gaus", n)?;
+    let taus_gaus0 = if s.get("taus_gaus0").is_some() {
+        s.vector("taus_gaus0", n)?
+    } else {
+        taus_gaus.clone()
+    };
+    let activation = match s.get("activation") {
+        None => Activation::Sigmoid,
+        Some(v) => {
+            let name = v.as_str().ok_or_else(|| {
+                s.bad(
+                    "activation",
+                    "a char array".into(),
+                    v.data.class_name().into(),
+                )
+            })?;
+            Activation::parse(name).map_err(|_| {
+                s.bad(
+                    "activation",
+                    "sigmoid, clipped_relu or softplus".into(),
+                    format!("'{name}'"),
+                )
+            })?
+        }
+    };
+    let training = s.training()?;
+    let search = s.search()?;
+    let task = match s.get("task") {
+        None => None,
+        Some(v) => Some(
+            v.as_str()
+                .ok_or_else(|| s.bad("task", "a char array".into(), v.data.class_name().into()))?
+                .to_string(),
+        ),
+    };
+    let dale = inh.iter().any(|&b| b);
+    let model = RateModel {
+        w,
+        w0,
+        m,
+        som_m,
+        w_in,
+        w_out,
+        b_out,
+        som_n,
+        inh,
+        taus,
+        taus_gaus,
+        taus_gaus0,
+        activation,
+        dale,
+        training,
+        search,
+        task,
+    };
+    model.validate(path)?;
+    Ok(model)
+}
+
+/// The variables [`save_model`] writes for `model`, in file order.
+pub fn model_to_vars(model: &RateModel) -> Vec<MatVar> {
+    let n = model.n();
+    let mut v = vec![
+        matrix_var("w", &model.w),
+        matrix_var("w0", &model.w0),
+        matrix_var("m", &model.m),
+        matrix_var("som_m", &model.som_m),
+        matrix_var("w_in", &model.w_in),
+        MatVar::f64_row("w_out", model.w_out.to_vec()),
+        MatVar::scalar("b_out", model.b_out),
+        MatVar::i64_scalar("N", n as i64),
+        MatVar::i64_scalar("som_N", model.som_n as i64),
+        MatVar::bool_col("inh", &model.inh),
+        MatVar::bool_col("exc", &model.exc()),
+        MatVar::f64_row("taus", model.taus.to_vec()),
+        MatVar::f64_col("taus_gaus", model.taus_gaus.to_vec()),
+        MatVar::f64_col("taus_gaus0", model.taus_gaus0.to_vec()),
+        MatVar::string("activation", model.activation.name()),
+    ];
+    if let Some(t) = &model.training {
+        v.push(MatVar::f64_row("losses", t.losses.clone()));
+        v.push(MatVar::i64_scalar("tr", t.trials as i64));
+        v.push(MatVar::scalar("eval_perf_mean", t.eval_perf_mean));
+        v.push(MatVar::scalar("eval_loss_mean", t.eval_loss_mean));
+    }
+    if let Some(s) = &model.search {
+        v.extend(search_vars(s));
+    }
+    if let Some(t) = &model.task {
+        v.push(MatVar::string("task", t));
+    }
+    v
+}
+
+/// Save `model` to `path` (zlib-compressed MAT v5, atomically: a temporary
+/// file in the same directory renamed over `path`). The keys are those of
+/// SPEC §4; see the module doc for their classes and shapes.
+pub fn save_model(path: &Path, model: &RateModel) -> Result<()> {
+    mat::write(path, &model_to_vars(model))
+}
+
+/// Add or replace `opt_scaling_factor` (1×1 double), `all_perfs` (n×1
+/// double) and `scaling_factors` (1×n double) in the existing file `path`,
+/// atomically, keeping every other variable, including ones this crate
+/// cannot parse.
+pub fn write_search_record(path: &Path, rec: &SearchRecord) -> Result<()> {
+    mat::update(path, &search_vars(rec), &WriteOptions::default()).map(|_| ())
+}
+
+fn search_vars(s: &SearchRecord) -> Vec<MatVar> {
+    vec![
+        MatVar::scalar("opt_scaling_factor", s.opt_scaling_factor),
+        MatVar::f64_col("all_perfs", s.all_perfs.clone()),
+        MatVar::f64_row("scaling_factors", s.scaling_factors.clone()),
+    ]
+}
+
+/// An r×c double variable from a row-major ndarray (written column-major).
+fn matrix_var(name: &str, a: &Array2<f64>) -> MatVar {
+    let (r, c) = a.dim();
+    MatVar::f64_matrix(name, r, c, a.t().iter().copied().collect())
+}
+
+fn dims_str(v: &MatVar) -> String {
+    let d: Vec<String> = v.dims.iter().map(|d| d.to_string()).collect();
+    format!("{} {}", d.join("×"), v.data.class_name())
+}
+
+/// Key lookups with errors naming the file and key.
+struct Src<'a> {
+    file: &'a MatFile,
+    path: &'a Path,
+}
+
+impl Src<'_> {
+    fn get(&self, key: &str) -> Option<&MatVar> {
+        self.file.get(key)
+    }
+
+    fn req(&self, key: &str) -> Result<&MatVar> {
+        self.get(key).ok_or_else(|| Error::MissingKey {
+            path: self.path.to_path_buf(),
+            key: key.into(),
+        })
+    }
+
+    fn bad(&self, key: &str, expected: String, found: String) -> Error {
+        Error::BadKey {
+            path: self.path.to_path_buf(),
+            key: key.into(),
+            expected,
+            found,
+        }
+    }
+
+    fn nums(&self, v: &MatVar) -> Result<Vec<f64>> {
+        v.to_f64()
+            .ok_or_else(|| self.bad(&v.name, "a numeric array".into(), dims_str(v)))
+    }
+
+    /// A rows×cols matrix (any `cols` when `None`).
+    fn matrix(&self, key: &str, rows: usize, cols: Option<usize>) -> Result<Array2<f64>> {
+        let v = self.req(key)?;
+        let expected = match cols {
+            Some(c) => format!("{rows}×{c}"),
+            None => format!("{rows}×n"),
+        };
+        let (r, c) = match v.matrix_dims() {
+            Some((r, c)) if r == rows && cols.is_none_or(|k| k == c) => (r, c),
+            _ => return Err(self.bad(key, expected, dims_str(v))),
+        };
+        let data = self.nums(v)?;
+        Array2::from_shape_vec((r, c).f(), data).map_err(|e| self.bad(key, expected, e.to_string()))
+    }
+
+    /// A vector of n values stored as 1×n, n×1 (or with trailing 1s).
+    fn vector(&self, key: &str, n: usize) -> Result<Array1<f64>> {
+        let v = self.req(key)?;
+        let non_one = v.dims.iter().filter(|&&d| d != 1).count();
+        if v.numel() != Some(n) || non_one > 1 {
+            return Err(self.bad(key, format!("{n}×1 or 1×{n}"), dims_str(v)));
+        }
+        Ok(Array1::from(self.nums(v)?))
+    }
+
+    /// The value of a 1×1 key, if present.
+    fn scalar(&self, key: &str) -> Result<Option<f64>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        if v.numel() != Some(1) {
+            return Err(self.bad(key, "1×1".into(), dims_str(v)));
+        }
+        Ok(self.nums(v)?.first().copied())
+    }
+
+    /// Any-shaped numeric key as a flat list, if present.
+    fn list(&self, key: &str) -> Result<Option<Vec<f64>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => self.nums(v).map(Some),
+        }
+    }
+
+    fn count(&self, key: &str, v: f64) -> Result<usize> {
+        if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 1e15 {
+            Ok(v as usize)
+        } else {
+            Err(self.bad(key, "a nonnegative whole number".into(), v.to_string()))
+        }
+    }
+
+    fn training(&self) -> Result<Option<TrainingRecord>> {
+        let losses = self.list("losses")?;
+        let tr = self.scalar("tr")?;
+        let perf = self.scalar("eval_perf_mean")?;
+        let loss = self.scalar("eval_loss_mean")?;
+        if losses.is_none() && tr.is_none() && perf.is_none() && loss.is_none() {
+            return Ok(None);
+        }
+        let losses = losses.unwrap_or_default();
+        let trials = match tr {
+            Some(t) => self.count("tr", t)?,
+            None => losses.len(),
+        };
+        Ok(Some(TrainingRecord {
+            losses,
+            trials,
+            eval_perf_mean: perf.unwrap_or(f64::NAN),
+            eval_loss_mean: loss.unwrap_or(f64::NAN),
+        }))
+    }
+
+    fn search(&self) -> Result<Option<SearchRecord>> {
+        let opt = self.scalar("opt_scaling_factor")?;
+        let perfs = self.list("all_perfs")?;
+        let factors = self.list("scaling_factors")?;
+        if opt.is_none() && perfs.is_none() && factors.is_none() {
+            return Ok(None);
+        }
+        let all_perfs = perfs.unwrap_or_default();
+        let scaling_factors = factors.unwrap_or_default();
+        if !all_perfs.is_empty()
+            && !scaling_factors.is_empty()
+            && all_perfs.len() != scaling_factors.len()
+        {
+            return Err(self.bad(
+                "all_perfs",
+                format!("{} values (one per scaling factor)", scaling_factors.len()),
+                format!("{} values", all_perfs.len()),
+            ));
+        }
+        let opt_scaling_factor = match opt {
+            Some(o) => o,
+            None => best_factor(&all_perfs, &scaling_factors),
+        };
+        Ok(Some(SearchRecord {
+            opt_scaling_factor,
+            all_perfs,
+            scaling_factors,
+        }))
+    }
+}
+
+/// The factor with the highest accuracy (first on ties); NaN when unknown.
+fn best_factor(perfs: &[f64], factors: &[f64]) -> f64 {
+    let mut best: Option<(f64, f64)> = None;
+    for (&p, &f) in perfs.iter().zip(factors) {
+        if best.is_none_or(|(bp, _)| p > bp) {
+            best = Some((p, f));
+        }
+    }
+    best.map_or(f64::NAN, |(_, f)| f)
+}
