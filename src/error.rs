@@ -43,6 +43,14 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
+    /// A step of the pipeline failed; `source` says why.
+    #[error("step '{step}' failed: {source}")]
+    Step {
+        step: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// Producing a figure failed.
     #[error("plot {}: {msg}", path.display())]
     Plot { path: PathBuf, msg: String },

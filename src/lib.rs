@@ -6,18 +6,18 @@
 //! integrate-and-fire network, find the scaling factor lambda, evaluate.
 //!
 //! Modules, one per concept:
-//! - [`task`]: cognitive tasks (stimulus, target, scoring) shared by the rate
+//! - [`task`] — cognitive tasks (stimulus, target, scoring) shared by the rate
 //!   and the spiking network;
-//! - [`rate`]: the rate network's parameters and initialisation;
-//! - [`bptt`]: its forward pass and exact gradient;
-//! - [`train`]: Adam and the training protocol;
-//! - [`mat`]: MATLAB level-5 `.mat` reader/writer;
-//! - [`model_file`]: rate models ↔ `.mat` files;
-//! - [`lif`]: the spiking (LIF/QIF) network and its simulation;
-//! - [`search`]: lambda grid search and spiking evaluation;
-//! - [`plot`]: figures;
-//! - [`pipeline`]: the whole tutorial in one call;
-//! - [`rng`]: seeded random streams.
+//! - [`rate`] — the rate network's parameters and initialisation;
+//! - [`bptt`] — its forward pass and exact gradient;
+//! - [`train`] — Adam and the training protocol;
+//! - [`mat`] — MATLAB level-5 `.mat` reader/writer;
+//! - [`model_file`] — rate models ↔ `.mat` files;
+//! - [`lif`] — the spiking (LIF/QIF) network and its simulation;
+//! - [`search`] — lambda grid search and spiking evaluation;
+//! - [`plot`] — figures;
+//! - [`pipeline`] — the whole tutorial in one call;
+//! - [`rng`] — seeded random streams.
 
 pub mod bptt;
 pub mod error;
