@@ -290,8 +290,8 @@ trait Figure {
 /// Registers the embedded font once; reports failure on every call.
 fn ensure_font() -> DrawResult {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED
-        .get_or_init(|| register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok());
+    let ok =
+        *REGISTERED.get_or_init(|| register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok());
     if ok {
         Ok(())
     } else {
@@ -493,16 +493,67 @@ fn fmt_num(v: f64) -> String {
         format!("{v:.1e}")
     } else if a >= 100.0 || (v - v.round()).abs() < 1e-9 * a.max(1.0) {
         format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
     } else {
-        let s = format!("{v:.3}");
+        let s = if a >= 10.0 {
+            format!("{v:.1}")
+        } else if a >= 1.0 {
+            format!("{v:.2}")
+        } else {
+            format!("{v:.3}")
+        };
         let s = s.trim_end_matches('0');
         s.trim_end_matches('.').to_string()
     }
 }
+
+/// The legend corner that covers the fewest data points. `pts` are positions
+/// as fractions of the plotting area (0..1, y upwards); ties go to the
+/// earlier entry of `preferred`.
+fn legend_corner(
+    pts: impl IntoIterator<Item = (f64, f64)>,
+    preferred: &[SeriesLabelPosition],
+) -> SeriesLabelPosition {
+    let mut counts = [0usize; 4]; // UR, UL, LR, LL
+    for (fx, fy) in pts {
+        if !(fx.is_finite() && fy.is_finite()) {
+            continue;
+        }
+        let (right, left) = (fx > 0.5, fx < 0.5);
+        let (upper, lower) = (fy > 0.68, fy < 0.32);
+        counts[0] += (upper && right) as usize;
+        counts[1] += (upper && left) as usize;
+        counts[2] += (lower && right) as usize;
+        counts[3] += (lower && left) as usize;
+    }
+    let index = |p: &SeriesLabelPosition| match p {
+        SeriesLabelPosition::UpperRight => 0,
+        SeriesLabelPosition::UpperLeft => 1,
+        SeriesLabelPosition::LowerRight => 2,
+        _ => 3,
+    };
+    let mut best = SeriesLabelPosition::UpperRight;
+    let mut best_count = usize::MAX;
+    for p in preferred {
+        let c = counts[index(p)];
+        if c < best_count {
+            best_count = c;
+            best = p.clone();
+        }
+    }
+    best
+}
+
+/// Fraction of `v` along `r` (0 at the start, 1 at the end).
+fn frac(v: f64, r: &Range<f64>) -> f64 {
+    (v - r.start) / (r.end - r.start)
+}
+
+const CORNERS: [SeriesLabelPosition; 4] = [
+    SeriesLabelPosition::UpperRight,
+    SeriesLabelPosition::LowerRight,
+    SeriesLabelPosition::UpperLeft,
+    SeriesLabelPosition::LowerLeft,
+];
 
 // ---------------------------------------------------------------------------
 // Drawing helpers
@@ -616,6 +667,7 @@ fn title_and_legend<DB: DrawingBackend>(
     legend: &[(String, Mark)],
 ) -> DrawResult<DrawingArea<DB, Shift>> {
     let body = root
+        .margin(8, 0, 0, 0)
         .titled(title, text_style(TITLE_SIZE))
         .msg()?
         .margin(0, 0, 6, 6);
@@ -710,8 +762,6 @@ impl Figure for LossFigure<'_> {
         let (top, bottom) = if self.evals.is_empty() {
             (body, None)
         } else {
-            let (h_top, _) = body.dim_in_pixel();
-            let _ = h_top;
             let (_, h) = body.dim_in_pixel();
             let (a, b) = body.split_vertically((h as f64 * 0.58) as u32);
             (a, Some(b))
@@ -746,17 +796,24 @@ impl Figure for LossFigure<'_> {
                 .filter(|&v| v > 0.0),
         );
         let all = finite_bounds(raw.iter().chain(&evals_loss).map(|p| p.1));
-        let series = LossSeries {
+        let mut series = LossSeries {
             raw: &raw,
             run: &run,
             evals: &evals_loss,
             window,
             empty: n == 0 && evals_loss.is_empty(),
+            corner: SeriesLabelPosition::UpperRight,
         };
+        let pts = || raw.iter().chain(&run).chain(&evals_loss);
         match (positive, all) {
             (Some((lo, hi)), Some((alo, _))) if alo > 0.0 && hi / lo > 20.0 => {
-                let y = (lo / 1.5..hi * 1.5).log_scale();
-                series.draw(&top, x.clone(), y)?;
+                let y = lo / 1.5..hi * 1.5;
+                let ly = y.start.ln()..y.end.ln();
+                series.corner = legend_corner(
+                    pts().map(|p| (frac(p.0, &x), frac(p.1.ln(), &ly))),
+                    &CORNERS,
+                );
+                series.draw(&top, x.clone(), y.log_scale())?;
             }
             _ => {
                 let mut y = padded(all, 0.05, 0.0..1.0);
@@ -765,6 +822,8 @@ impl Figure for LossFigure<'_> {
                         y.start = y.start.max(0.0);
                     }
                 }
+                series.corner =
+                    legend_corner(pts().map(|p| (frac(p.0, &x), frac(p.1, &y))), &CORNERS);
                 series.draw(&top, x.clone(), y)?;
             }
         }
@@ -778,11 +837,23 @@ impl Figure for LossFigure<'_> {
                 .collect();
             let hi = finite_bounds(acc.iter().map(|p| p.1)).map_or(100.0, |b| b.1.max(100.0));
             let lo = finite_bounds(acc.iter().map(|p| p.1)).map_or(0.0, |b| b.0.min(0.0));
+            let y = lo..hi + 5.0;
+            let corner = legend_corner(
+                acc.iter()
+                    .map(|p| (frac(p.0, &x), frac(p.1, &y)))
+                    .chain((0..=20).map(|k| (k as f64 / 20.0, frac(95.0, &y)))),
+                &[
+                    SeriesLabelPosition::LowerRight,
+                    SeriesLabelPosition::LowerLeft,
+                    SeriesLabelPosition::UpperLeft,
+                    SeriesLabelPosition::UpperRight,
+                ],
+            );
             let mut chart = plain_chart(
                 &bottom,
                 None,
                 x.clone(),
-                lo..hi + 5.0,
+                y,
                 "training trial",
                 "evaluation accuracy (%)",
             )?;
@@ -805,17 +876,14 @@ impl Figure for LossFigure<'_> {
                 ))
                 .msg()?;
             chart
-                .draw_series(
-                    acc.iter()
-                        .map(|&p| Circle::new(p, 4, GREEN_COLOR.filled())),
-                )
+                .draw_series(acc.iter().map(|&p| Circle::new(p, 4, GREEN_COLOR.filled())))
                 .msg()?
                 .label("accuracy on evaluation trials")
                 .legend(|(x, y)| Circle::new((x + 10, y), 4, GREEN_COLOR.filled()));
             if acc.is_empty() {
                 note_center(chart.plotting_area(), "no evaluation data")?;
             }
-            draw_series_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+            draw_series_legend(&mut chart, corner)?;
         }
         Ok(())
     }
@@ -833,6 +901,7 @@ struct LossSeries<'a> {
     evals: &'a [(f64, f64)],
     window: usize,
     empty: bool,
+    corner: SeriesLabelPosition,
 }
 
 impl LossSeries<'_> {
@@ -840,8 +909,7 @@ impl LossSeries<'_> {
     where
         DB: DrawingBackend,
         YS: AsRangedCoord<Value = f64>,
-        YS::CoordDescType:
-            Ranged<ValueType = f64> + ValueFormatter<f64>,
+        YS::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
     {
         let mut chart = ChartBuilder::on(area)
             .margin(8)
@@ -859,7 +927,9 @@ impl LossSeries<'_> {
             ))
             .msg()?
             .label("loss per training trial")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], light.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], light.stroke_width(2))
+            });
         chart
             .draw_series(LineSeries::new(
                 self.run.iter().copied(),
@@ -867,7 +937,9 @@ impl LossSeries<'_> {
             ))
             .msg()?
             .label(format!("running mean ({} trials)", self.window))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], MAIN_COLOR.stroke_width(3)));
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], MAIN_COLOR.stroke_width(3))
+            });
         if !self.evals.is_empty() {
             chart
                 .draw_series(
@@ -882,7 +954,7 @@ impl LossSeries<'_> {
         if self.empty {
             note_center(chart.plotting_area(), "no data")?;
         } else {
-            draw_series_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+            draw_series_legend(&mut chart, self.corner.clone())?;
         }
         Ok(())
     }
@@ -922,7 +994,11 @@ impl Figure for OutputFigure<'_> {
             })
             .collect();
         let all_pts = || data.iter().flatten().flat_map(|(_, pts)| pts.iter());
-        let x = padded(finite_bounds(all_pts().map(|p| p.0)), 0.0, 0.0..1.0);
+        let mut x = padded(finite_bounds(all_pts().map(|p| p.0)), 0.0, 0.0..1.0);
+        // Time usually starts at (nearly) zero: show the origin.
+        if x.start > 0.0 && x.start < 0.1 * x.end {
+            x.start = 0.0;
+        }
         let y = padded(finite_bounds(all_pts().map(|p| p.1)), 0.08, -1.0..1.0);
 
         let (rows, cols) = grid(self.panels.len());
@@ -949,7 +1025,8 @@ impl Figure for OutputFigure<'_> {
                     ))
                     .msg()?;
             }
-            for order in [TraceStyle::Secondary, TraceStyle::Main, TraceStyle::Target] {
+            // Comparison trace over the (often noisy) main one, target on top.
+            for order in [TraceStyle::Main, TraceStyle::Secondary, TraceStyle::Target] {
                 for (style, pts) in traces.iter().filter(|(s, _)| *s == order) {
                     match style {
                         TraceStyle::Main => chart
@@ -1129,11 +1206,23 @@ impl Figure for LambdaFigure<'_> {
         let x = padded(finite_bounds(all().map(|p| p.0)), 0.06, 0.0..100.0);
         let ylo = finite_bounds(all().map(|p| p.1)).map_or(0.0, |b| b.0.min(0.0));
         let yhi = finite_bounds(all().map(|p| p.1)).map_or(100.0, |b| b.1.max(100.0));
+        let y = ylo..yhi + 8.0;
+        let corner = legend_corner(
+            all()
+                .map(|p| (frac(p.0, &x), frac(p.1, &y)))
+                .chain((0..=20).map(|k| (k as f64 / 20.0, frac(95.0, &y)))),
+            &[
+                SeriesLabelPosition::LowerRight,
+                SeriesLabelPosition::LowerLeft,
+                SeriesLabelPosition::UpperRight,
+                SeriesLabelPosition::UpperLeft,
+            ],
+        );
         let mut chart = plain_chart(
             &body,
             None,
             x.clone(),
-            ylo..yhi + 8.0,
+            y,
             "scaling factor λ (dimensionless)",
             "spiking accuracy (%)",
         )?;
@@ -1146,7 +1235,9 @@ impl Figure for LambdaFigure<'_> {
             ))
             .msg()?
             .label("95 % criterion")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GRAY_COLOR.stroke_width(2)));
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], GRAY_COLOR.stroke_width(2))
+            });
         chart
             .draw_series(LineSeries::new(
                 coarse.iter().copied(),
@@ -1188,7 +1279,7 @@ impl Figure for LambdaFigure<'_> {
         if coarse.is_empty() && refined.is_empty() && best.is_none() {
             note_center(chart.plotting_area(), "no data")?;
         }
-        draw_series_legend(&mut chart, SeriesLabelPosition::LowerRight)
+        draw_series_legend(&mut chart, corner)
     }
 }
 
@@ -1220,7 +1311,12 @@ impl Figure for HistFigure<'_> {
                 .flat_map(|g| g.values.iter().copied())
                 .filter(|v| v.is_finite())
         };
-        let n_max = self.groups.iter().map(|g| g.values.len()).max().unwrap_or(0);
+        let n_max = self
+            .groups
+            .iter()
+            .map(|g| g.values.len())
+            .max()
+            .unwrap_or(0);
         let n_bins = ((n_max as f64).sqrt() * 1.5).clamp(10.0, 40.0) as usize;
         let mut range = padded(finite_bounds(values()), 0.0, 0.0..1.0);
         if self.from_zero && range.start > 0.0 && range.start < 0.5 * range.end {
@@ -1233,7 +1329,9 @@ impl Figure for HistFigure<'_> {
             .map(|g| {
                 let mut c = vec![0usize; n_bins];
                 for &v in g.values.iter().filter(|v| v.is_finite()) {
-                    let k = ((v - range.start) / width).floor().clamp(0.0, (n_bins - 1) as f64);
+                    let k = ((v - range.start) / width)
+                        .floor()
+                        .clamp(0.0, (n_bins - 1) as f64);
                     c[k as usize] += 1;
                 }
                 c
@@ -1242,8 +1340,25 @@ impl Figure for HistFigure<'_> {
         let c_max = counts.iter().flatten().copied().max().unwrap_or(0).max(1);
         let x = (range.start - width)..(range.end + width);
         let y = 0.0..(c_max as f64 * 1.25).max(c_max as f64 + 1.0);
-        let mut chart = plain_chart(&body, None, x, y.clone(), self.x_desc, "number of units")?;
+        // Bars as sample points (bottom to top) for choosing the legend corner.
+        let mut samples = Vec::new();
+        for c in &counts {
+            for (i, &k) in c.iter().enumerate() {
+                let fx = frac(range.start + (i as f64 + 0.5) * width, &x);
+                samples.extend((0..=4).map(|j| (fx, frac(k as f64 * j as f64 / 4.0, &y))));
+            }
+        }
+        let corner = legend_corner(samples, &CORNERS);
+        let mut chart = plain_chart(
+            &body,
+            None,
+            x.clone(),
+            y.clone(),
+            self.x_desc,
+            "number of units",
+        )?;
 
+        let mut means = Vec::new();
         for (g, c) in self.groups.iter().zip(&counts) {
             let fill = g.color.mix(0.45);
             let edge = g.color;
@@ -1258,37 +1373,56 @@ impl Figure for HistFigure<'_> {
                 ),
                 None => format!("{} (no data)", g.name),
             };
-            chart
-                .draw_series(c.iter().enumerate().filter(|(_, &k)| k > 0).map(|(i, &k)| {
+            let bars = || {
+                c.iter().enumerate().filter(|(_, &k)| k > 0).map(|(i, &k)| {
                     let x0 = range.start + i as f64 * width;
-                    Rectangle::new([(x0, 0.0), (x0 + width, k as f64)], fill.filled())
-                }))
+                    [(x0, 0.0), (x0 + width, k as f64)]
+                })
+            };
+            chart
+                .draw_series(bars().map(|r| Rectangle::new(r, fill.filled())))
                 .msg()?
                 .label(label)
                 .legend(move |(x, y)| {
                     Rectangle::new([(x + 2, y - 6), (x + 18, y + 6)], fill.filled())
                 });
             chart
-                .draw_series(c.iter().enumerate().filter(|(_, &k)| k > 0).map(|(i, &k)| {
-                    let x0 = range.start + i as f64 * width;
-                    Rectangle::new([(x0, 0.0), (x0 + width, k as f64)], edge.stroke_width(1))
-                }))
+                .draw_series(bars().map(|r| Rectangle::new(r, edge.stroke_width(1))))
                 .msg()?;
             if let Some(m) = m {
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        vec![(m, 0.0), (m, y.end)],
-                        6,
-                        4,
-                        edge.stroke_width(2),
-                    ))
-                    .msg()?;
+                means.push((m, edge));
             }
+        }
+        // Means on top of all bars, stopping below the legend's usual place.
+        let top = c_max as f64 * 1.05;
+        for &(m, color) in &means {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(m, 0.0), (m, top)],
+                    6,
+                    4,
+                    color.stroke_width(2),
+                ))
+                .msg()?;
+        }
+        if !means.is_empty() {
+            chart
+                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+                .msg()?
+                .label("dashed lines: means")
+                .legend(|(x, y)| {
+                    plotters::element::DashedPathElement::new(
+                        vec![(x, y), (x + 20, y)],
+                        5,
+                        3,
+                        GRAY_COLOR.stroke_width(2),
+                    )
+                });
         }
         if values().next().is_none() {
             note_center(chart.plotting_area(), "no data")?;
         }
-        draw_series_legend(&mut chart, SeriesLabelPosition::UpperRight)
+        draw_series_legend(&mut chart, corner)
     }
 }
 
@@ -1339,18 +1473,32 @@ mod tests {
             .map(|k| 40.0 * (-(k as f64) / 600.0).exp() + 2.0 + (k % 7) as f64 * 0.3)
             .collect();
         let evals: Vec<(usize, f64, f64)> = (1..=30)
-            .map(|k| (k * 100, 40.0 * (-(k as f64) / 6.0).exp() + 2.0, (k as f64 / 30.0).min(1.0)))
+            .map(|k| {
+                (
+                    k * 100,
+                    40.0 * (-(k as f64) / 6.0).exp() + 2.0,
+                    (k as f64 / 30.0).min(1.0),
+                )
+            })
             .collect();
         let stem = dir.path().join("loss");
         training_loss(&stem, &losses, &evals).unwrap();
         check(
             &stem,
             (900, 720),
-            &["training trial", "loss (dimensionless)", "evaluation accuracy (%)"],
+            &[
+                "training trial",
+                "loss (dimensionless)",
+                "evaluation accuracy (%)",
+            ],
         );
         let stem = dir.path().join("loss_only");
         training_loss(&stem, &losses, &[]).unwrap();
-        check(&stem, DEFAULT_SIZE, &["training trial", "loss (dimensionless)"]);
+        check(
+            &stem,
+            DEFAULT_SIZE,
+            &["training trial", "loss (dimensionless)"],
+        );
     }
 
     #[test]
@@ -1384,7 +1532,11 @@ mod tests {
             .collect();
         let stem = dir.path().join("out8");
         output_panels(&stem, "Spiking vs rate", &panels, "output (a.u.)").unwrap();
-        check(&stem, (1800, 730), &["time (ms)", "output (a.u.)", "spiking output"]);
+        check(
+            &stem,
+            (1800, 730),
+            &["time (ms)", "output (a.u.)", "spiking output"],
+        );
         let stem = dir.path().join("out2");
         output_panels(&stem, "Go-NoGo", &panels[..2], "output (a.u.)").unwrap();
         check(&stem, (900, 490), &["time (ms)", "output (a.u.)"]);
@@ -1402,7 +1554,10 @@ mod tests {
         assert!(d.contains(&(12_345.0, 5.0)));
         assert!(d.contains(&(777.0, -3.0)));
         assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(decimate(&[1.0, 2.0], &[f64::NAN, 1.0], 10), vec![(2.0, 1.0)]);
+        assert_eq!(
+            decimate(&[1.0, 2.0], &[f64::NAN, 1.0], 10),
+            vec![(2.0, 1.0)]
+        );
     }
 
     #[test]
@@ -1475,7 +1630,12 @@ mod tests {
         check(
             &stem,
             DEFAULT_SIZE,
-            &["firing rate (Hz)", "number of units", "excitatory", "inhibitory"],
+            &[
+                "firing rate (Hz)",
+                "number of units",
+                "excitatory",
+                "inhibitory",
+            ],
         );
     }
 
@@ -1564,7 +1724,10 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         // A stem below a regular file cannot be created.
         let err = firing_rates(&file.join("rates"), &[1.0], &[2.0]).unwrap_err();
-        assert!(matches!(err, Error::Io { .. } | Error::Plot { .. }), "{err}");
+        assert!(
+            matches!(err, Error::Io { .. } | Error::Plot { .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1580,7 +1743,10 @@ mod tests {
         assert_eq!(grid(4), (2, 2));
         assert_eq!(grid(2), (1, 2));
         assert_eq!(grid(0), (1, 1));
-        assert_eq!(running_mean(&[1.0, f64::NAN, 3.0], 2), vec![(1.0, 1.0), (2.0, 1.0), (3.0, 3.0)]);
+        assert_eq!(
+            running_mean(&[1.0, f64::NAN, 3.0], 2),
+            vec![(1.0, 1.0), (2.0, 1.0), (3.0, 3.0)]
+        );
         assert_eq!(fmt_num(35.0), "35");
         assert_eq!(fmt_num(0.25), "0.25");
     }
