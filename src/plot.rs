@@ -284,7 +284,32 @@ pub fn firing_rates(stem: &Path, exc_hz: &[f64], inh_hz: &[f64]) -> Result<()> {
 
 /// A figure that can be drawn on any plotters backend.
 trait Figure {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
+    /// Draws the figure; returns mark sets that [`render`] draws itself.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>>;
+}
+
+/// Many short vertical line segments of one colour, in backend pixels (for
+/// spike rasters). [`render`] draws them as ordinary lines in the PNG and as
+/// one `<path>` in the SVG (about 12 bytes per mark instead of about 100 for
+/// one plotters element each), so that rasters with many thousands of spikes
+/// stay small.
+struct Marks {
+    color: RGBColor,
+    /// `(x, y_top, y_bottom)` in pixels of the whole figure.
+    ticks: Vec<(i32, i32, i32)>,
+}
+
+/// The marks as one SVG path element.
+fn marks_svg(marks: &Marks) -> String {
+    use std::fmt::Write;
+    let RGBColor(r, g, b) = marks.color;
+    let mut d = String::with_capacity(12 * marks.ticks.len());
+    for &(x, y0, y1) in &marks.ticks {
+        let _ = write!(d, "M{x} {y0}v{}", (y1 - y0).max(1));
+    }
+    format!(
+        "<path fill=\"none\" stroke=\"#{r:02X}{g:02X}{b:02X}\" stroke-width=\"1\" d=\"{d}\"/>\n"
+    )
 }
 
 /// Registers the embedded font once; reports failure on every call.
@@ -335,9 +360,17 @@ fn render<F: Figure>(stem: &Path, size: (u32, u32), fig: &F) -> Result<()> {
 
     // SVG: render into a string, then write it atomically.
     let mut text = String::new();
-    {
+    let marks = {
         let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
-        draw_root(&root, fig).map_err(|m| plot_error(&svg, m))?;
+        let marks = draw_root(&root, fig, false).map_err(|m| plot_error(&svg, m))?;
+        root.present()
+            .map_err(|e| plot_error(&svg, e.to_string()))?;
+        marks
+    };
+    if !marks.is_empty() {
+        let at = text.rfind("</svg>").unwrap_or(text.len());
+        let paths: String = marks.iter().map(marks_svg).collect();
+        text.insert_str(at, &paths);
     }
     let tmp = temp_path(stem, "svg");
     std::fs::write(&tmp, text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
@@ -351,7 +384,7 @@ fn render<F: Figure>(stem: &Path, size: (u32, u32), fig: &F) -> Result<()> {
     let tmp = temp_path(stem, "png");
     let drawn = {
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw_root(&root, fig)
+        draw_root(&root, fig, true).and_then(|_| root.present().msg())
     };
     if let Err(m) = drawn {
         let _ = std::fs::remove_file(&tmp);
@@ -363,10 +396,28 @@ fn render<F: Figure>(stem: &Path, size: (u32, u32), fig: &F) -> Result<()> {
     })
 }
 
-fn draw_root<DB: DrawingBackend, F: Figure>(root: &DrawingArea<DB, Shift>, fig: &F) -> DrawResult {
+/// Fills the background and draws `fig`; with `draw_marks` its [`Marks`] too,
+/// otherwise they are returned for the caller.
+fn draw_root<DB: DrawingBackend, F: Figure>(
+    root: &DrawingArea<DB, Shift>,
+    fig: &F,
+    draw_marks: bool,
+) -> DrawResult<Vec<Marks>> {
     root.fill(&WHITE).msg()?;
-    fig.draw(root)?;
-    root.present().msg()
+    let marks = fig.draw(root)?;
+    if !draw_marks {
+        return Ok(marks);
+    }
+    for m in &marks {
+        for &(x, y0, y1) in &m.ticks {
+            root.draw(&PathElement::new(
+                vec![(x, y0), (x, y1.max(y0 + 1))],
+                m.color.stroke_width(1),
+            ))
+            .msg()?;
+        }
+    }
+    Ok(Vec::new())
 }
 
 // ---------------------------------------------------------------------------
@@ -757,7 +808,7 @@ struct LossFigure<'a> {
 }
 
 impl Figure for LossFigure<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
         let body = title_and_legend(root, "Training of the rate network", &[])?;
         let (top, bottom) = if self.evals.is_empty() {
             (body, None)
@@ -885,7 +936,7 @@ impl Figure for LossFigure<'_> {
             }
             draw_series_legend(&mut chart, corner)?;
         }
-        Ok(())
+        Ok(Vec::new())
     }
 }
 
@@ -971,7 +1022,7 @@ struct OutputFigure<'a> {
 }
 
 impl Figure for OutputFigure<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
         // One legend entry per distinct (label, style), in order of appearance.
         let mut seen = HashSet::new();
         let mut legend = Vec::new();
@@ -1005,7 +1056,8 @@ impl Figure for OutputFigure<'_> {
         let areas = body.split_evenly((rows, cols));
         if self.panels.is_empty() {
             let chart = plain_chart(&areas[0], None, x, y, "time (ms)", self.y_label)?;
-            return note_center(chart.plotting_area(), "no data");
+            note_center(chart.plotting_area(), "no data")?;
+            return Ok(Vec::new());
         }
         for ((panel, traces), area) in self.panels.iter().zip(&data).zip(&areas) {
             let mut chart = plain_chart(
@@ -1059,7 +1111,7 @@ impl Figure for OutputFigure<'_> {
                 note_center(chart.plotting_area(), "no data")?;
             }
         }
-        Ok(())
+        Ok(Vec::new())
     }
 }
 
@@ -1072,7 +1124,7 @@ struct RasterFigure<'a> {
 }
 
 impl Figure for RasterFigure<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
         let legend = [
             ("excitatory".to_string(), Mark::Tick(EXC_COLOR)),
             ("inhibitory".to_string(), Mark::Tick(INH_COLOR)),
@@ -1083,12 +1135,21 @@ impl Figure for RasterFigure<'_> {
         let y_desc = "unit (sorted: excitatory below, inhibitory above)";
         if self.panels.is_empty() {
             let chart = plain_chart(&areas[0], None, 0.0..1.0, 0.0..1.0, "time (ms)", y_desc)?;
-            return note_center(chart.plotting_area(), "no data");
+            note_center(chart.plotting_area(), "no data")?;
+            return Ok(Vec::new());
         }
+        let mut exc = Marks {
+            color: EXC_COLOR,
+            ticks: Vec::new(),
+        };
+        let mut inh = Marks {
+            color: INH_COLOR,
+            ticks: Vec::new(),
+        };
         for (panel, area) in self.panels.iter().zip(&areas) {
-            draw_raster_panel(area, panel, y_desc)?;
+            draw_raster_panel(area, panel, y_desc, &mut exc.ticks, &mut inh.ticks)?;
         }
-        Ok(())
+        Ok(vec![exc, inh])
     }
 }
 
@@ -1096,6 +1157,8 @@ fn draw_raster_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     p: &RasterPanel,
     y_desc: &str,
+    exc: &mut Vec<(i32, i32, i32)>,
+    inh: &mut Vec<(i32, i32, i32)>,
 ) -> DrawResult {
     let max_unit = p
         .spikes
@@ -1129,38 +1192,29 @@ fn draw_raster_panel<DB: DrawingBackend>(
     let y = 0.0..(n.max(1) as f64);
     let mut chart = plain_chart(area, Some(&p.title), x, y, "time (ms)", y_desc)?;
 
-    // One tick per (unit, time bin of about one pixel): identical marks are
-    // drawn once, which keeps SVGs small for long or dense rasters.
-    let (w_px, h_px) = chart.plotting_area().dim_in_pixel();
-    let bins = w_px.max(1) as f64;
-    let mut seen: HashSet<(usize, u32)> = HashSet::new();
-    let mut exc = Vec::new();
-    let mut inh = Vec::new();
+    // Ticks in figure pixels, most of a row high (at least 1 px); marks that
+    // would land on the same pixels are kept once, which bounds the SVG size.
+    let (_, h_px) = chart.plotting_area().dim_in_pixel();
+    let row_px = h_px as f64 / n.max(1) as f64;
+    let frac = if row_px >= 3.0 { 0.8 } else { 1.0 };
+    let mut seen: HashSet<(i32, i32, i32)> = HashSet::new();
+    let (n_exc0, n_inh0) = (exc.len(), inh.len());
     for &(u, t) in &p.spikes {
         if !t.is_finite() || t < 0.0 || t > t_end {
             continue;
         }
         let u = u as usize;
-        let b = ((t / t_end) * bins).floor().min(bins - 1.0) as u32;
-        if seen.insert((u, b)) {
-            let tc = (b as f64 + 0.5) / bins * t_end;
+        let y0 = rank[u] as f64 + 0.5 + frac / 2.0;
+        let (x, top) = chart.backend_coord(&(t, y0));
+        let (_, bottom) = chart.backend_coord(&(t, y0 - frac));
+        let tick = (x, top, bottom.max(top + 1));
+        if seen.insert(tick) {
             if is_inh(u) {
-                inh.push((rank[u], tc));
+                inh.push(tick);
             } else {
-                exc.push((rank[u], tc));
+                exc.push(tick);
             }
         }
-    }
-    // Tick height: most of a row, at least about 1.5 px.
-    let row_px = h_px as f64 / n.max(1) as f64;
-    let frac = if row_px >= 3.0 { 0.8 } else { 1.0 };
-    for (ticks, color) in [(&exc, EXC_COLOR), (&inh, INH_COLOR)] {
-        chart
-            .draw_series(ticks.iter().map(|&(r, t)| {
-                let y0 = r as f64 + 0.5 - frac / 2.0;
-                PathElement::new(vec![(t, y0), (t, y0 + frac)], color.stroke_width(1))
-            }))
-            .msg()?;
     }
     if n_exc > 0 && n_exc < n {
         chart
@@ -1170,7 +1224,7 @@ fn draw_raster_panel<DB: DrawingBackend>(
             ))
             .msg()?;
     }
-    if exc.is_empty() && inh.is_empty() {
+    if exc.len() == n_exc0 && inh.len() == n_inh0 {
         note_center(chart.plotting_area(), "no spikes")?;
     }
     Ok(())
@@ -1187,7 +1241,7 @@ struct LambdaFigure<'a> {
 }
 
 impl Figure for LambdaFigure<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
         let body = title_and_legend(root, "Spiking accuracy vs scaling factor λ", &[])?;
         let finite = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
             let mut v: Vec<(f64, f64)> = pts
@@ -1279,7 +1333,8 @@ impl Figure for LambdaFigure<'_> {
         if coarse.is_empty() && refined.is_empty() && best.is_none() {
             note_center(chart.plotting_area(), "no data")?;
         }
-        draw_series_legend(&mut chart, corner)
+        draw_series_legend(&mut chart, corner)?;
+        Ok(Vec::new())
     }
 }
 
@@ -1303,7 +1358,7 @@ struct HistFigure<'a> {
 }
 
 impl Figure for HistFigure<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
         let body = title_and_legend(root, self.title, &[])?;
         let values = || {
             self.groups
@@ -1422,7 +1477,8 @@ impl Figure for HistFigure<'_> {
         if values().next().is_none() {
             note_center(chart.plotting_area(), "no data")?;
         }
-        draw_series_legend(&mut chart, corner)
+        draw_series_legend(&mut chart, corner)?;
+        Ok(Vec::new())
     }
 }
 
