@@ -1015,6 +1015,9 @@ impl LossSeries<'_> {
 // Output panels
 // ---------------------------------------------------------------------------
 
+/// A decimated trace with its style.
+type StyledPoints = (TraceStyle, Vec<(f64, f64)>);
+
 struct OutputFigure<'a> {
     title: &'a str,
     panels: &'a [Panel],
@@ -1034,7 +1037,7 @@ impl Figure for OutputFigure<'_> {
         let body = title_and_legend(root, self.title, &legend)?;
 
         // Decimate once; shared axis ranges over all panels.
-        let data: Vec<Vec<(TraceStyle, Vec<(f64, f64)>)>> = self
+        let data: Vec<Vec<StyledPoints>> = self
             .panels
             .iter()
             .map(|p| {
