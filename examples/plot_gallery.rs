@@ -226,6 +226,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     firing_rates(&dir.join("firing_rates"), &exc, &inh_hz)?;
 
+    // Degenerate inputs: must draw sensible empty axes, not panic.
+    let nan = f64::NAN;
+    training_loss(&dir.join("degenerate_loss"), &[], &[])?;
+    output_panels(
+        &dir.join("degenerate_outputs"),
+        "Degenerate outputs",
+        &[
+            Panel {
+                title: "constant".into(),
+                traces: vec![Trace {
+                    label: "constant output".into(),
+                    t_ms: vec![0.0, 500.0, 1000.0],
+                    y: vec![0.3; 3],
+                    style: TraceStyle::Main,
+                }],
+            },
+            Panel {
+                title: "only NaN".into(),
+                traces: vec![Trace {
+                    label: "target".into(),
+                    t_ms: vec![0.0, 1.0],
+                    y: vec![nan, nan],
+                    style: TraceStyle::Target,
+                }],
+            },
+        ],
+        "network output (a.u.)",
+    )?;
+    raster(
+        &dir.join("degenerate_raster"),
+        &[RasterPanel {
+            title: "silent network".into(),
+            n_units: 200,
+            t_max_ms: 1000.0,
+            spikes: vec![],
+            inh: inh.clone(),
+        }],
+    )?;
+    lambda_curve(&dir.join("degenerate_lambda"), &[], &[], (nan, nan))?;
+    tau_histogram(&dir.join("degenerate_taus"), &[25.0; 50], None)?;
+    firing_rates(&dir.join("degenerate_rates"), &[0.0; 160], &[])?;
+
     println!("figures written to {}", dir.display());
     Ok(())
 }

@@ -764,14 +764,19 @@ where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
+    // Tick values that are zero up to rounding (e.g. 5.6e-17) print as 0.
+    let (xr, yr) = (chart.x_range(), chart.y_range());
+    let (xs, ys) = ((xr.end - xr.start).abs(), (yr.end - yr.start).abs());
+    let fx = move |v: &f64| fmt_num(if v.abs() < 1e-9 * xs { 0.0 } else { *v });
+    let fy = move |v: &f64| fmt_num(if v.abs() < 1e-9 * ys { 0.0 } else { *v });
     chart
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
         .x_labels(8)
         .y_labels(7)
-        .x_label_formatter(&|v| fmt_num(*v))
-        .y_label_formatter(&|v| fmt_num(*v))
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
         .axis_desc_style(text_style(AXIS_DESC_SIZE))
         .label_style(text_style(TICK_SIZE))
         .light_line_style(BLACK.mix(0.04))
@@ -1376,9 +1381,15 @@ impl Figure for HistFigure<'_> {
             .max()
             .unwrap_or(0);
         let n_bins = ((n_max as f64).sqrt() * 1.5).clamp(10.0, 40.0) as usize;
-        let mut range = padded(finite_bounds(values()), 0.0, 0.0..1.0);
-        if self.from_zero && range.start > 0.0 && range.start < 0.5 * range.end {
-            range.start = 0.0;
+        let bounds = finite_bounds(values());
+        let mut range = padded(bounds, 0.0, 0.0..1.0);
+        if let (true, Some((lo, hi))) = (self.from_zero, bounds) {
+            // Nonnegative quantity: keep the axis at 0 and above.
+            if hi <= 0.0 && lo >= 0.0 {
+                range = 0.0..1.0;
+            } else if lo >= 0.0 && lo <= 0.5 * hi {
+                range.start = 0.0;
+            }
         }
         let width = (range.end - range.start) / n_bins as f64;
         let counts: Vec<Vec<usize>> = self
