@@ -837,7 +837,7 @@ impl Figure for LossFigure<'_> {
             .max()
             .unwrap_or(0)
             .max(n)
-            .max(1) as f64;
+            .max(10) as f64;
         let x = 0.0..max_trial * 1.02;
 
         let raw: Vec<f64> = (1..=n).map(|i| i as f64).collect();
