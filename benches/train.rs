@@ -21,7 +21,7 @@ fn bench_train_trial(c: &mut Criterion) {
             grads.clear();
             let trial = task.sample(&mut r);
             let l = loss_and_grad(
-                &model, &prep, &trial.u, &trial.target, Loss::L2, &mut r, &mut ws, &mut grads,
+                &model, &prep, &trial, Loss::L2, &mut r, &mut ws, &mut grads,
             );
             adam.step(&mut model, &grads);
             l

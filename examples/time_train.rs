@@ -15,7 +15,7 @@ fn main() {
         let prep = Prepared::new(&model);
         grads.clear();
         let trial = task.sample(&mut r);
-        loss_and_grad(&model, &prep, &trial.u, &trial.target, Loss::L2, &mut r, &mut ws, &mut grads);
+        loss_and_grad(&model, &prep, &trial, Loss::L2, &mut r, &mut ws, &mut grads);
         adam.step(&mut model, &grads);
     }
     println!("{:.3} ms/trial", t.elapsed().as_secs_f64() * 1000.0 / 200.0);

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::rate::RateModel;
+use crate::task::Trial;
 
 /// Training loss over the T−1 outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -353,18 +354,18 @@ pub struct Workspace {
     g: Vec<f64>,
 }
 
-/// Forward pass, loss against `target` (T−1 samples) and gradients added to
-/// `grads`. Returns the loss.
+/// Forward pass on `trial.u`, loss against `trial.target` (T−1 samples) and
+/// gradients added to `grads`. Returns the loss.
 pub fn loss_and_grad(
     model: &RateModel,
     prep: &Prepared,
-    u: &Array2<f64>,
-    target: &[f64],
+    trial: &Trial,
     loss: Loss,
     rng: &mut dyn RngCore,
     ws: &mut Workspace,
     grads: &mut Grads,
 ) -> f64 {
+    let (u, target) = (&trial.u, &trial.target);
     forward(model, prep, u, rng, &mut ws.trace);
     let n = model.n();
     let t_len = u.ncols();
@@ -490,8 +491,7 @@ mod tests {
         loss_and_grad(
             model,
             &prep,
-            &trial.u,
-            &trial.target,
+            &trial,
             loss,
             &mut rng::from_seed(seed),
             &mut ws,

@@ -302,8 +302,7 @@ pub fn train_model(
             batch_loss += loss_and_grad(
                 &model,
                 &prep,
-                &trial.u,
-                &trial.target,
+                &trial,
                 cfg.loss,
                 &mut r,
                 &mut ws,
