@@ -1,1 +1,894 @@
-//! (to be written)
+//! The spiking network built from a trained rate network (SPEC §3): one-to-one
+//! conversion with a scaling factor lambda, leaky (or quadratic)
+//! integrate-and-fire neurons, double-exponential synapses, and a fast
+//! simulation.
+//!
+//! Layout in the style of Norse's functional modules: plain parameter
+//! structs ([`LifParams`], [`SynapseParams`]), plain state structs
+//! ([`LifState`], [`SynapseState`]) and step functions over all units
+//! ([`neuron_step`], [`synapse_step`]) that can be tested alone;
+//! [`LifNetwork::simulate`] wires them together.
+//!
+//! Time: one spiking step is 0.05 ms (×`downsample`); 100 spiking steps make
+//! one rate step of 5 ms. Step indices are 0-based: step `k` here is step
+//! `k + 1` of the MATLAB reference `LIF_network_fnc.m`.
+//!
+//! Update order within a step (identical to the MATLAB reference):
+//! 1. input current `I = IPSC + bias + w_in·u[:, col]` with
+//!    `col = round((k + 1) / 100)`, clamped to the last column;
+//! 2. every unit outside its refractory period integrates
+//!    `v += dt·(−v + I)/tau_m` (QIF: `dt·(v² + I)/tau_m`); then every unit,
+//!    refractory or not, gets the voltage noise `N(0, noise_sd²)`;
+//! 3. optogenetic kick (if any);
+//! 4. units with `v ≥ v_th` spike: the W_spk columns of the spikers are summed
+//!    into `JD`, their refractory clock starts;
+//! 5. synapses: `IPSC ← IPSC·e^(−dt/td) + h·dt`, `h ← h·e^(−dt/tr) + JD/(tr·td)`
+//!    and the same for the rate filter `r`, `hr` with the spike indicator;
+//! 6. output `out[k] = (w_out/λ)·r`; voltage recorded as `v_peak` for spikers,
+//!    then spikers are reset to `v_reset`.
+//!
+//! As in the reference, every unit starts with its refractory clock running
+//! (MATLAB's `tlast = 0`), so nobody integrates during the first 2 ms; only
+//! noise moves the voltages then.
+//!
+//! Units: voltages in mV, times in ms in the public API; the synaptic
+//! variables `IPSC`, `h`, `r`, `hr` are computed with time in seconds as in
+//! the reference, so a single spike's filtered response integrates to 1 over
+//! time in seconds (`r` is a rate in Hz-like units and `IPSC` is in weight
+//! units per second).
+
+use ndarray::Array2;
+use rand::{Rng, RngCore};
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::error::{Error, Result};
+use crate::rate::RateModel;
+
+/// Length of one spiking step without down-sampling, in ms.
+pub const DT_MS: f64 = 0.05;
+
+/// Spiking steps per rate step (5 ms) at [`DT_MS`], regardless of
+/// down-sampling (one down-sampled stimulus column spans 100 steps).
+pub const STEPS_PER_COLUMN: usize = 100;
+
+/// The neuron's membrane equation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NeuronModel {
+    /// Leaky integrate-and-fire: dv/dt = (−v + I)/tau_m.
+    #[default]
+    Lif,
+    /// Quadratic integrate-and-fire: dv/dt = (v² + I)/tau_m.
+    Qif,
+}
+
+/// Neuron parameters (paper's Table S1). Voltages in mV, times in ms.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LifParams {
+    /// Membrane equation.
+    pub model: NeuronModel,
+    /// Membrane time constant tau_m (ms).
+    pub tau_m_ms: f64,
+    /// Absolute refractory period (ms).
+    pub t_ref_ms: f64,
+    /// Spike threshold (mV).
+    pub v_th: f64,
+    /// Reset voltage after a spike (mV); also the low end of the initial
+    /// voltage range.
+    pub v_reset: f64,
+    /// Voltage written to the record at a spike (mV); also the high end of the
+    /// initial voltage range.
+    pub v_peak: f64,
+    /// Constant bias current added to every unit (mV).
+    pub bias: f64,
+    /// Standard deviation of the voltage noise added to every unit every step
+    /// (mV per step); 0 turns the noise off.
+    pub noise_sd: f64,
+}
+
+impl Default for LifParams {
+    fn default() -> Self {
+        LifParams::lif()
+    }
+}
+
+impl LifParams {
+    /// The LIF neuron: tau_m 10 ms, t_ref 2 ms, threshold −40 mV, reset
+    /// −65 mV, record peak 30 mV, bias −40, noise 0.1 mV per step.
+    pub fn lif() -> Self {
+        LifParams {
+            model: NeuronModel::Lif,
+            tau_m_ms: 10.0,
+            t_ref_ms: 2.0,
+            v_th: -40.0,
+            v_reset: -65.0,
+            v_peak: 30.0,
+            bias: -40.0,
+            noise_sd: 0.1,
+        }
+    }
+
+    /// The QIF neuron: as [`LifParams::lif`] but dv = (v² + I)/tau_m,
+    /// threshold 30 mV, bias 0.
+    pub fn qif() -> Self {
+        LifParams {
+            model: NeuronModel::Qif,
+            v_th: 30.0,
+            bias: 0.0,
+            ..LifParams::lif()
+        }
+    }
+
+    /// Default parameters of `model`.
+    pub fn for_model(model: NeuronModel) -> Self {
+        match model {
+            NeuronModel::Lif => LifParams::lif(),
+            NeuronModel::Qif => LifParams::qif(),
+        }
+    }
+
+    /// Check that every field is finite and sensible.
+    pub fn validate(&self) -> Result<()> {
+        let pos = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::param(name, format!("must be positive, got {v}")))
+            }
+        };
+        pos("tau_m", self.tau_m_ms)?;
+        if !(self.t_ref_ms.is_finite() && self.t_ref_ms >= 0.0) {
+            return Err(Error::param(
+                "t_ref",
+                format!("must be ≥ 0 ms, got {}", self.t_ref_ms),
+            ));
+        }
+        if !(self.noise_sd.is_finite() && self.noise_sd >= 0.0) {
+            return Err(Error::param(
+                "noise_sd",
+                format!("must be ≥ 0 mV, got {}", self.noise_sd),
+            ));
+        }
+        for (name, v) in [
+            ("v_th", self.v_th),
+            ("v_reset", self.v_reset),
+            ("v_peak", self.v_peak),
+            ("bias", self.bias),
+        ] {
+            if !v.is_finite() {
+                return Err(Error::param(name, format!("must be finite, got {v}")));
+            }
+        }
+        if self.v_reset >= self.v_th {
+            return Err(Error::param(
+                "v_reset",
+                format!("must lie below v_th ({}), got {}", self.v_th, self.v_reset),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Constants for steps of `dt_ms`, computed once per simulation.
+    pub fn at_dt(&self, dt_ms: f64) -> NeuronConsts {
+        // MATLAB integrates when dt·i > t_last + t_ref, i.e. a unit sits out
+        // floor(t_ref/dt) steps after a spike (40 at dt = 0.05 ms).
+        let n_ref = (self.t_ref_ms / dt_ms + 1e-9).floor() as u32;
+        NeuronConsts {
+            params: *self,
+            dt_over_tau: dt_ms / self.tau_m_ms,
+            n_ref,
+        }
+    }
+}
+
+/// Per-simulation neuron constants (from [`LifParams::at_dt`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NeuronConsts {
+    /// The parameters.
+    pub params: LifParams,
+    /// dt / tau_m.
+    pub dt_over_tau: f64,
+    /// Refractory period in steps: a unit that spikes at step k integrates
+    /// again from step k + n_ref + 1.
+    pub n_ref: u32,
+}
+
+/// Neuron state of all units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifState {
+    /// Membrane voltages (mV).
+    pub v: Vec<f64>,
+    /// Remaining refractory steps per unit (0: integrating).
+    pub refractory: Vec<u32>,
+}
+
+impl LifState {
+    /// Voltages uniform in [v_reset, v_peak] (−65 to 30 mV for LIF), every
+    /// refractory clock running (`n_ref` steps, as MATLAB's `tlast = 0`).
+    pub fn random<R: RngCore + ?Sized>(n: usize, c: &NeuronConsts, rng: &mut R) -> Self {
+        let p = &c.params;
+        let v = (0..n)
+            .map(|_| p.v_reset + rng.random::<f64>() * (p.v_peak - p.v_reset))
+            .collect();
+        LifState {
+            v,
+            refractory: vec![c.n_ref; n],
+        }
+    }
+
+    /// All units at `v` (mV) and out of their refractory period.
+    pub fn uniform(n: usize, v: f64) -> Self {
+        LifState {
+            v: vec![v; n],
+            refractory: vec![0; n],
+        }
+    }
+}
+
+/// One neuron step over all units (steps 2–4 of the module's update order).
+///
+/// `input` is the current without bias (IPSC + external), `noise` the voltage
+/// noise (mV) to add to each unit, `kick` an optional (units, ΔV mV)
+/// optogenetic kick. The indices of units that spiked are appended to
+/// `spikes`; spikers are reset to `v_reset` and start their refractory clock
+/// (the caller records `v_peak` for them if it keeps a voltage trace).
+pub fn neuron_step(
+    c: &NeuronConsts,
+    state: &mut LifState,
+    input: &[f64],
+    noise: &[f64],
+    kick: Option<(&[usize], f64)>,
+    spikes: &mut Vec<u32>,
+) {
+    let p = &c.params;
+    let a = c.dt_over_tau;
+    let n = state.v.len();
+    let (v, refr) = (&mut state.v[..n], &mut state.refractory[..n]);
+    let (input, noise) = (&input[..n], &noise[..n]);
+    match p.model {
+        NeuronModel::Lif => {
+            for i in 0..n {
+                let mut vi = v[i];
+                if refr[i] == 0 {
+                    vi += a * (input[i] + p.bias - vi);
+                } else {
+                    refr[i] -= 1;
+                }
+                v[i] = vi + noise[i];
+            }
+        }
+        NeuronModel::Qif => {
+            for i in 0..n {
+                let mut vi = v[i];
+                if refr[i] == 0 {
+                    vi += a * (vi * vi + input[i] + p.bias);
+                } else {
+                    refr[i] -= 1;
+                }
+                v[i] = vi + noise[i];
+            }
+        }
+    }
+    if let Some((units, dv)) = kick {
+        for &j in units {
+            v[j] += dv;
+        }
+    }
+    for i in 0..n {
+        if v[i] >= p.v_th {
+            spikes.push(i as u32);
+            v[i] = p.v_reset;
+            refr[i] = c.n_ref;
+        }
+    }
+}
+
+/// Synaptic filter parameters for all units, with the exact per-step decay
+/// factors precomputed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynapseParams {
+    td_ms: Vec<f64>,
+    tr_ms: f64,
+    dt_ms: f64,
+    decay_d: Vec<f64>,
+    decay_r: f64,
+    gain: Vec<f64>,
+    dt_s: f64,
+}
+
+impl SynapseParams {
+    /// Decay constants `td_ms` (ms, per postsynaptic unit), rise constant
+    /// `tr_ms` (ms; 0 selects the single-exponential filter), step `dt_ms`.
+    pub fn new(td_ms: Vec<f64>, tr_ms: f64, dt_ms: f64) -> Result<Self> {
+        if let Some(t) = td_ms.iter().find(|t| !(t.is_finite() && **t > 0.0)) {
+            return Err(Error::param(
+                "td",
+                format!("decay constants must be positive, got {t} ms"),
+            ));
+        }
+        if !(tr_ms.is_finite() && tr_ms >= 0.0) {
+            return Err(Error::param("tr", format!("must be ≥ 0 ms, got {tr_ms}")));
+        }
+        if !(dt_ms.is_finite() && dt_ms > 0.0) {
+            return Err(Error::param("dt", format!("must be positive, got {dt_ms}")));
+        }
+        let dt_s = dt_ms / 1000.0;
+        let tr_s = tr_ms / 1000.0;
+        let decay_d = td_ms.iter().map(|&t| (-dt_ms / t).exp()).collect();
+        let decay_r = if tr_ms > 0.0 {
+            (-dt_ms / tr_ms).exp()
+        } else {
+            0.0
+        };
+        let gain = td_ms
+            .iter()
+            .map(|&t| {
+                let td_s = t / 1000.0;
+                if tr_ms > 0.0 {
+                    1.0 / (tr_s * td_s)
+                } else {
+                    1.0 / td_s
+                }
+            })
+            .collect();
+        Ok(SynapseParams {
+            td_ms,
+            tr_ms,
+            dt_ms,
+            decay_d,
+            decay_r,
+            gain,
+            dt_s,
+        })
+    }
+
+    /// Decay constants (ms).
+    pub fn td_ms(&self) -> &[f64] {
+        &self.td_ms
+    }
+
+    /// Rise constant (ms); 0 means single exponential.
+    pub fn tr_ms(&self) -> f64 {
+        self.tr_ms
+    }
+
+    /// Step (ms).
+    pub fn dt_ms(&self) -> f64 {
+        self.dt_ms
+    }
+
+    /// Number of units.
+    pub fn n(&self) -> usize {
+        self.td_ms.len()
+    }
+}
+
+/// Synaptic state of all units (time in seconds inside, see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynapseState {
+    /// Filtered recurrent current per postsynaptic unit.
+    pub ipsc: Vec<f64>,
+    /// Rise variable of `ipsc`.
+    pub h: Vec<f64>,
+    /// Filtered spike train per unit (the rate read out by `w_out`).
+    pub r: Vec<f64>,
+    /// Rise variable of `r`.
+    pub hr: Vec<f64>,
+}
+
+impl SynapseState {
+    /// All zeros for `n` units.
+    pub fn new(n: usize) -> Self {
+        SynapseState {
+            ipsc: vec![0.0; n],
+            h: vec![0.0; n],
+            r: vec![0.0; n],
+            hr: vec![0.0; n],
+        }
+    }
+}
+
+/// One synaptic step (step 5 of the module's update order). `jd` is the
+/// summed W_spk columns of this step's spikers (`None` when nobody spiked),
+/// `spikes` their indices.
+pub fn synapse_step(
+    p: &SynapseParams,
+    s: &mut SynapseState,
+    jd: Option<&[f64]>,
+    spikes: &[u32],
+) {
+    let n = p.n();
+    let (dd, g, dt) = (&p.decay_d[..n], &p.gain[..n], p.dt_s);
+    let (ipsc, h, r, hr) = (
+        &mut s.ipsc[..n],
+        &mut s.h[..n],
+        &mut s.r[..n],
+        &mut s.hr[..n],
+    );
+    if p.tr_ms > 0.0 {
+        let dr = p.decay_r;
+        match jd {
+            Some(jd) => {
+                let jd = &jd[..n];
+                for i in 0..n {
+                    ipsc[i] = ipsc[i] * dd[i] + h[i] * dt;
+                    h[i] = h[i] * dr + jd[i] * g[i];
+                    r[i] = r[i] * dd[i] + hr[i] * dt;
+                    hr[i] *= dr;
+                }
+            }
+            None => {
+                for i in 0..n {
+                    ipsc[i] = ipsc[i] * dd[i] + h[i] * dt;
+                    h[i] *= dr;
+                    r[i] = r[i] * dd[i] + hr[i] * dt;
+                    hr[i] *= dr;
+                }
+            }
+        }
+        for &j in spikes {
+            hr[j as usize] += g[j as usize];
+        }
+    } else {
+        match jd {
+            Some(jd) => {
+                let jd = &jd[..n];
+                for i in 0..n {
+                    ipsc[i] = ipsc[i] * dd[i] + jd[i] * g[i];
+                    r[i] *= dd[i];
+                }
+            }
+            None => {
+                for i in 0..n {
+                    ipsc[i] *= dd[i];
+                    r[i] *= dd[i];
+                }
+            }
+        }
+        for &j in spikes {
+            r[j as usize] += g[j as usize];
+        }
+    }
+}
+
+/// Options of [`LifNetwork::from_rate`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConversionOptions {
+    /// Convert the initial weights `w0` instead of the trained `w`.
+    pub use_initial_weights: bool,
+    /// Under Dale's principle, keep negative raw weights as they are instead
+    /// of applying relu (reproduces files saved by the Python tutorial).
+    pub keep_negative_weights: bool,
+    /// Neuron parameters.
+    pub neuron: LifParams,
+    /// Synaptic rise constant tr (ms); 0 selects the single exponential.
+    pub tr_ms: f64,
+}
+
+impl Default for ConversionOptions {
+    fn default() -> Self {
+        ConversionOptions {
+            use_initial_weights: false,
+            keep_negative_weights: false,
+            neuron: LifParams::lif(),
+            tr_ms: 2.0,
+        }
+    }
+}
+
+/// A spiking network converted from a rate network with scaling factor λ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifNetwork {
+    n: usize,
+    lambda: f64,
+    /// W_spk transposed: column j (presynaptic unit j) at `[j·n, (j+1)·n)`.
+    w_cols: Vec<f64>,
+    w_in: Array2<f64>,
+    w_out: Vec<f64>,
+    inh: Vec<bool>,
+    syn: SynapseParams,
+    negative_clipped: usize,
+    /// Neuron parameters (public so that e.g. the noise can be switched off).
+    pub neuron: LifParams,
+}
+
+impl LifNetwork {
+    /// Convert `model` with scaling factor `lambda`: W_spk = ((w·m)⊙som_m)/λ,
+    /// w_out/λ, td_i = tau_i · 5 ms, tr from `opts` (2 ms by default).
+    ///
+    /// Under Dale's principle negative raw weights are set to 0 (relu) unless
+    /// `opts.keep_negative_weights`; their count is available from
+    /// [`LifNetwork::negative_weights_clipped`] and [`LifNetwork::warning`].
+    pub fn from_rate(model: &RateModel, lambda: f64, opts: &ConversionOptions) -> Result<Self> {
+        if !(lambda.is_finite() && lambda > 0.0) {
+            return Err(Error::param(
+                "lambda",
+                format!("the scaling factor must be positive and finite, got {lambda}"),
+            ));
+        }
+        opts.neuron.validate()?;
+        let n = model.n();
+        let raw = if opts.use_initial_weights {
+            &model.w0
+        } else {
+            &model.w
+        };
+        if raw.dim() != (n, n) || model.m.dim() != (n, n) || model.som_m.dim() != (n, n) {
+            return Err(Error::param(
+                "model",
+                format!("w, m and som_m must all be {n}×{n}"),
+            ));
+        }
+        if model.w_in.nrows() != n || model.w_out.len() != n || model.taus_gaus.len() != n {
+            return Err(Error::param(
+                "model",
+                format!("w_in, w_out and taus_gaus must have {n} rows"),
+            ));
+        }
+        let mut w = raw.clone();
+        let mut negative_clipped = 0;
+        if model.dale {
+            let neg = w.iter().filter(|&&x| x < 0.0).count();
+            if !opts.keep_negative_weights {
+                negative_clipped = neg;
+                w.mapv_inplace(|x| x.max(0.0));
+            }
+        }
+        let wm = w.dot(&model.m) * &model.som_m;
+        let mut w_cols = vec![0.0; n * n];
+        for j in 0..n {
+            for i in 0..n {
+                w_cols[j * n + i] = wm[[i, j]] / lambda;
+            }
+        }
+        let td_ms: Vec<f64> = model.tau_steps().iter().map(|&t| t * 5.0).collect();
+        let syn = SynapseParams::new(td_ms, opts.tr_ms, DT_MS)?;
+        Ok(LifNetwork {
+            n,
+            lambda,
+            w_cols,
+            w_in: model.w_in.clone(),
+            w_out: model.w_out.iter().map(|&x| x / lambda).collect(),
+            inh: model.inh.clone(),
+            syn,
+            negative_clipped,
+            neuron: opts.neuron,
+        })
+    }
+
+    /// Number of units N.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Number of inputs (rows of the stimulus).
+    pub fn n_inputs(&self) -> usize {
+        self.w_in.ncols()
+    }
+
+    /// The scaling factor λ.
+    pub fn lambda(&self) -> f64 {
+        self.lambda
+    }
+
+    /// W_spk[post, pre].
+    pub fn weight(&self, post: usize, pre: usize) -> f64 {
+        self.w_cols[pre * self.n + post]
+    }
+
+    /// W_spk as an N×N matrix (row = postsynaptic unit).
+    pub fn w_spk(&self) -> Array2<f64> {
+        Array2::from_shape_fn((self.n, self.n), |(i, j)| self.weight(i, j))
+    }
+
+    /// Readout weights w_out/λ.
+    pub fn w_out(&self) -> &[f64] {
+        &self.w_out
+    }
+
+    /// Inhibitory units.
+    pub fn inh(&self) -> &[bool] {
+        &self.inh
+    }
+
+    /// Synaptic decay constants td_i (ms).
+    pub fn td_ms(&self) -> &[f64] {
+        self.syn.td_ms()
+    }
+
+    /// Synaptic rise constant tr (ms).
+    pub fn tr_ms(&self) -> f64 {
+        self.syn.tr_ms()
+    }
+
+    /// Number of negative raw weights set to 0 by the conversion (Dale only).
+    pub fn negative_weights_clipped(&self) -> usize {
+        self.negative_clipped
+    }
+
+    /// A warning to show the user, if the conversion clipped negative weights.
+    pub fn warning(&self) -> Option<String> {
+        (self.negative_clipped > 0).then(|| {
+            format!(
+                "warning: the model obeys Dale's principle but its raw w holds {} negative \
+                 entries (a file saved by the Python tutorial?); relu was applied to them",
+                self.negative_clipped
+            )
+        })
+    }
+
+    /// Simulate one trial. `u` is the spiking stimulus, n_in × (T+1) columns
+    /// of 5 ms (see [`crate::task::extend_stimulus`]). The run lasts
+    /// `nt = (columns − 1)·100/d` steps of `d·0.05` ms after down-sampling by
+    /// `d` (Go-NoGo: 20 000 steps, 1 s).
+    pub fn simulate<R: RngCore + ?Sized>(
+        &self,
+        u: &Array2<f64>,
+        opts: &SimOptions,
+        rng: &mut R,
+    ) -> Result<SimResult> {
+        let n = self.n;
+        let n_in = self.n_inputs();
+        if u.nrows() != n_in {
+            return Err(Error::param(
+                "stimulus",
+                format!(
+                    "expected {n_in} rows (one per network input), got {}",
+                    u.nrows()
+                ),
+            ));
+        }
+        if u.iter().any(|x| !x.is_finite()) {
+            return Err(Error::param("stimulus", "holds NaN or infinite values"));
+        }
+        let d = opts.downsample;
+        if d == 0 {
+            return Err(Error::param("downsample", "must be at least 1"));
+        }
+        let cols: Vec<usize> = (0..u.ncols()).step_by(d).collect();
+        let ncols = cols.len();
+        if ncols < 2 {
+            return Err(Error::param(
+                "stimulus",
+                format!(
+                    "needs at least 2 columns after down-sampling by {d}, got {}",
+                    u.ncols()
+                ),
+            ));
+        }
+        let dt_ms = DT_MS * d as f64;
+        let t_sec = (ncols - 1) as f64 * dt_ms * 100.0 / 1000.0;
+        let nt = (t_sec * 1000.0 / dt_ms).round() as usize;
+
+        let kick_units: &[usize] = &opts.opto.units;
+        if let Some(&bad) = kick_units.iter().find(|&&j| j >= n) {
+            return Err(Error::param(
+                "opto units",
+                format!("unit {bad} does not exist (N = {n})"),
+            ));
+        }
+        let kick_dv = match opts.opto.mode {
+            OptoMode::None => 0.0,
+            OptoMode::Exc => 0.5,
+            OptoMode::Inh => -0.5,
+        };
+
+        // External current per column, column-contiguous.
+        let mut ext = vec![0.0; ncols * n];
+        for (c, &src) in cols.iter().enumerate() {
+            for k in 0..n_in {
+                let x = u[[k, src]];
+                if x != 0.0 {
+                    for i in 0..n {
+                        ext[c * n + i] += self.w_in[[i, k]] * x;
+                    }
+                }
+            }
+        }
+
+        let syn_owned;
+        let syn = if d == 1 {
+            &self.syn
+        } else {
+            syn_owned = SynapseParams::new(self.syn.td_ms.clone(), self.syn.tr_ms, dt_ms)?;
+            &syn_owned
+        };
+        let nc = self.neuron.at_dt(dt_ms);
+        let sd = self.neuron.noise_sd;
+
+        let mut state = LifState::random(n, &nc, rng);
+        let mut syn_state = SynapseState::new(n);
+        let mut input = vec![0.0; n];
+        let mut noise = vec![0.0; n];
+        let mut jd = vec![0.0; n];
+        let mut fired: Vec<u32> = Vec::with_capacity(n);
+        let mut spikes: Vec<(u32, u32)> = Vec::with_capacity(8 * n);
+        let mut out = Vec::with_capacity(nt);
+        let mut counts = vec![0u32; n];
+        let rec = opts.record;
+        let mut voltages = rec.voltages.then(|| Array2::zeros((n, nt)));
+        let mut rates = rec.rates.then(|| Array2::zeros((n, nt)));
+        let mut currents = rec.currents.then(|| Array2::zeros((n, nt)));
+
+        for k in 0..nt {
+            // MATLAB: ext_stim(:, round(i/100) + 1) with i = k + 1.
+            let col = ((k + 1 + STEPS_PER_COLUMN / 2) / STEPS_PER_COLUMN).min(ncols - 1);
+            let e = &ext[col * n..(col + 1) * n];
+            for i in 0..n {
+                input[i] = syn_state.ipsc[i] + e[i];
+            }
+            if let Some(c) = currents.as_mut() {
+                for i in 0..n {
+                    c[[i, k]] = input[i];
+                }
+            }
+            if sd > 0.0 {
+                fill_normal(rng, &mut noise, sd);
+            }
+            let kick = if kick_dv != 0.0 && k >= opts.opto.on && k < opts.opto.off {
+                (rng.random::<f64>() < 0.5).then_some((kick_units, kick_dv))
+            } else {
+                None
+            };
+            fired.clear();
+            neuron_step(&nc, &mut state, &input, &noise, kick, &mut fired);
+            let jd_opt = if fired.is_empty() {
+                None
+            } else {
+                jd.fill(0.0);
+                for &j in &fired {
+                    let j = j as usize;
+                    let col = &self.w_cols[j * n..(j + 1) * n];
+                    for (a, &w) in jd.iter_mut().zip(col) {
+                        *a += w;
+                    }
+                    if k >= 9 {
+                        counts[j] += 1;
+                    }
+                    spikes.push((j as u32, k as u32));
+                }
+                Some(&jd[..])
+            };
+            synapse_step(syn, &mut syn_state, jd_opt, &fired);
+            let mut o = 0.0;
+            for (w, r) in self.w_out.iter().zip(&syn_state.r) {
+                o += w * r;
+            }
+            out.push(o);
+            if let Some(v) = voltages.as_mut() {
+                for i in 0..n {
+                    v[[i, k]] = state.v[i];
+                }
+                for &j in &fired {
+                    v[[j as usize, k]] = self.neuron.v_peak;
+                }
+            }
+            if let Some(r) = rates.as_mut() {
+                for i in 0..n {
+                    r[[i, k]] = syn_state.r[i];
+                }
+            }
+        }
+        let rates_hz = counts.iter().map(|&c| c as f64 / t_sec).collect();
+        Ok(SimResult {
+            spikes,
+            out,
+            dt_ms,
+            t_sec,
+            n_steps: nt,
+            rates_hz,
+            voltages,
+            rates,
+            currents,
+        })
+    }
+}
+
+/// Fill `buf` with independent N(0, sd²) draws.
+#[inline]
+fn fill_normal<R: RngCore + ?Sized>(rng: &mut R, buf: &mut [f64], sd: f64) {
+    for x in buf.iter_mut() {
+        let z: f64 = StandardNormal.sample(rng);
+        *x = z * sd;
+    }
+}
+
+/// Optogenetic stimulation mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptoMode {
+    /// No stimulation.
+    #[default]
+    None,
+    /// Depolarising: +0.5 mV.
+    Exc,
+    /// Hyperpolarising: −0.5 mV.
+    Inh,
+}
+
+/// Optogenetic stimulation: inside the step window [on, off) (0-based
+/// steps), with probability 0.5 per step (one draw for all listed units), the
+/// listed units' voltages move by ±0.5 mV.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Opto {
+    /// Mode.
+    pub mode: OptoMode,
+    /// First stimulated step.
+    pub on: usize,
+    /// First step after the window.
+    pub off: usize,
+    /// Stimulated units (0-based).
+    pub units: Vec<usize>,
+}
+
+/// Which N × nt matrices to record (spikes and output are always recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Record {
+    /// Membrane voltages (mV; `v_peak` at spikes).
+    pub voltages: bool,
+    /// Filtered spike trains r (the readout's input).
+    pub rates: bool,
+    /// Input currents IPSC + external (without bias) used at each step.
+    pub currents: bool,
+}
+
+/// Options of [`LifNetwork::simulate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimOptions {
+    /// Down-sampling factor d ≥ 1: keep every d-th stimulus column and use
+    /// dt = d · 0.05 ms.
+    pub downsample: usize,
+    /// Optogenetic stimulation.
+    pub opto: Opto,
+    /// Matrices to record.
+    pub record: Record,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            downsample: 1,
+            opto: Opto::default(),
+            record: Record::default(),
+        }
+    }
+}
+
+/// The result of one simulated trial.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimResult {
+    /// Spike events (unit, 0-based step), in time order.
+    pub spikes: Vec<(u32, u32)>,
+    /// Output `(w_out/λ)·r` at every step (no bias).
+    pub out: Vec<f64>,
+    /// Step length (ms).
+    pub dt_ms: f64,
+    /// Trial duration T_sec (s).
+    pub t_sec: f64,
+    /// Number of steps nt.
+    pub n_steps: usize,
+    /// Firing rate per unit (Hz): spikes from step 10 on (0-based index 9,
+    /// as MATLAB's `spk(i, 10:end)`) divided by `t_sec`.
+    pub rates_hz: Vec<f64>,
+    /// Membrane voltages N × nt (mV), if recorded.
+    pub voltages: Option<Array2<f64>>,
+    /// Filtered spike trains N × nt, if recorded.
+    pub rates: Option<Array2<f64>>,
+    /// Input currents N × nt, if recorded.
+    pub currents: Option<Array2<f64>>,
+}
+
+impl SimResult {
+    /// Mean firing rate (Hz) of the units where `mask` is true (NaN if none).
+    pub fn mean_rate_hz(&self, mask: &[bool]) -> f64 {
+        let (s, c) = self
+            .rates_hz
+            .iter()
+            .zip(mask)
+            .filter(|(_, &m)| m)
+            .fold((0.0, 0usize), |(s, c), (r, _)| (s + r, c + 1));
+        if c == 0 {
+            f64::NAN
+        } else {
+            s / c as f64
+        }
+    }
+}
