@@ -39,7 +39,6 @@
 
 use ndarray::Array2;
 use rand::{Rng, RngCore};
-use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{Error, Result};
 use crate::rate::RateModel;
@@ -197,8 +196,9 @@ pub struct NeuronConsts {
 pub struct LifState {
     /// Membrane voltages (mV).
     pub v: Vec<f64>,
-    /// Remaining refractory steps per unit (0: integrating).
-    pub refractory: Vec<u32>,
+    /// Remaining refractory steps per unit (whole numbers; 0: integrating).
+    /// Stored as f64 so that the update vectorises.
+    pub refractory: Vec<f64>,
 }
 
 impl LifState {
@@ -211,7 +211,7 @@ impl LifState {
             .collect();
         LifState {
             v,
-            refractory: vec![c.n_ref; n],
+            refractory: vec![c.n_ref as f64; n],
         }
     }
 
@@ -219,22 +219,24 @@ impl LifState {
     pub fn uniform(n: usize, v: f64) -> Self {
         LifState {
             v: vec![v; n],
-            refractory: vec![0; n],
+            refractory: vec![0.0; n],
         }
     }
 }
 
 /// One neuron step over all units (steps 2–4 of the module's update order).
 ///
-/// `input` is the current without bias (IPSC + external), `noise` the voltage
-/// noise (mV) to add to each unit, `kick` an optional (units, ΔV mV)
-/// optogenetic kick. The indices of units that spiked are appended to
-/// `spikes`; spikers are reset to `v_reset` and start their refractory clock
-/// (the caller records `v_peak` for them if it keeps a voltage trace).
+/// The input current is `syn + ext` (recurrent IPSC plus external, without
+/// the bias; both in mV), `noise` the voltage noise (mV) to add to each unit,
+/// `kick` an optional (units, ΔV mV) optogenetic kick. The indices of units
+/// that spiked are appended to `spikes`; spikers are reset to `v_reset` and
+/// start their refractory clock (the caller records `v_peak` for them if it
+/// keeps a voltage trace).
 pub fn neuron_step(
     c: &NeuronConsts,
     state: &mut LifState,
-    input: &[f64],
+    syn: &[f64],
+    ext: &[f64],
     noise: &[f64],
     kick: Option<(&[usize], f64)>,
     spikes: &mut Vec<u32>,
@@ -243,28 +245,34 @@ pub fn neuron_step(
     let a = c.dt_over_tau;
     let n = state.v.len();
     let (v, refr) = (&mut state.v[..n], &mut state.refractory[..n]);
-    let (input, noise) = (&input[..n], &noise[..n]);
+    let (syn, ext, noise) = (&syn[..n], &ext[..n], &noise[..n]);
+    // Whether any unit reached threshold: most steps have no spike, and the
+    // threshold scan is skipped then.
+    let mut above = 0u64;
     match p.model {
         NeuronModel::Lif => {
+            // Branch-free so that it vectorises: a refractory unit adds 0·dv.
             for i in 0..n {
-                let mut vi = v[i];
-                if refr[i] == 0 {
-                    vi += a * (input[i] + p.bias - vi);
-                } else {
-                    refr[i] -= 1;
-                }
-                v[i] = vi + noise[i];
+                let r = refr[i];
+                let active = if r <= 0.0 { a } else { 0.0 };
+                let rn = r - 1.0;
+                refr[i] = if rn > 0.0 { rn } else { 0.0 };
+                let vi = v[i];
+                let vn = vi + active * (syn[i] + ext[i] + p.bias - vi) + noise[i];
+                v[i] = vn;
+                above |= (vn >= p.v_th) as u64;
             }
         }
         NeuronModel::Qif => {
             for i in 0..n {
                 let mut vi = v[i];
-                if refr[i] == 0 {
-                    vi += a * (vi * vi + input[i] + p.bias);
+                if refr[i] <= 0.0 {
+                    vi += a * (vi * vi + syn[i] + ext[i] + p.bias);
                 } else {
-                    refr[i] -= 1;
+                    refr[i] = (refr[i] - 1.0).max(0.0);
                 }
                 v[i] = vi + noise[i];
+                above |= (v[i] >= p.v_th) as u64;
             }
         }
     }
@@ -272,12 +280,16 @@ pub fn neuron_step(
         for &j in units {
             v[j] += dv;
         }
+        above = 1;
+    }
+    if above == 0 {
+        return;
     }
     for i in 0..n {
         if v[i] >= p.v_th {
             spikes.push(i as u32);
             v[i] = p.v_reset;
-            refr[i] = c.n_ref;
+            refr[i] = c.n_ref as f64;
         }
     }
 }
@@ -390,12 +402,7 @@ impl SynapseState {
 /// One synaptic step (step 5 of the module's update order). `jd` is the
 /// summed W_spk columns of this step's spikers (`None` when nobody spiked),
 /// `spikes` their indices.
-pub fn synapse_step(
-    p: &SynapseParams,
-    s: &mut SynapseState,
-    jd: Option<&[f64]>,
-    spikes: &[u32],
-) {
+pub fn synapse_step(p: &SynapseParams, s: &mut SynapseState, jd: Option<&[f64]>, spikes: &[u32]) {
     let n = p.n();
     let (dd, g, dt) = (&p.decay_d[..n], &p.gain[..n], p.dt_s);
     let (ipsc, h, r, hr) = (
@@ -697,7 +704,6 @@ impl LifNetwork {
 
         let mut state = LifState::random(n, &nc, rng);
         let mut syn_state = SynapseState::new(n);
-        let mut input = vec![0.0; n];
         let mut noise = vec![0.0; n];
         let mut jd = vec![0.0; n];
         let mut fired: Vec<u32> = Vec::with_capacity(n);
@@ -713,12 +719,9 @@ impl LifNetwork {
             // MATLAB: ext_stim(:, round(i/100) + 1) with i = k + 1.
             let col = ((k + 1 + STEPS_PER_COLUMN / 2) / STEPS_PER_COLUMN).min(ncols - 1);
             let e = &ext[col * n..(col + 1) * n];
-            for i in 0..n {
-                input[i] = syn_state.ipsc[i] + e[i];
-            }
             if let Some(c) = currents.as_mut() {
                 for i in 0..n {
-                    c[[i, k]] = input[i];
+                    c[[i, k]] = syn_state.ipsc[i] + e[i];
                 }
             }
             if sd > 0.0 {
@@ -730,7 +733,15 @@ impl LifNetwork {
                 None
             };
             fired.clear();
-            neuron_step(&nc, &mut state, &input, &noise, kick, &mut fired);
+            neuron_step(
+                &nc,
+                &mut state,
+                &syn_state.ipsc,
+                e,
+                &noise,
+                kick,
+                &mut fired,
+            );
             let jd_opt = if fired.is_empty() {
                 None
             } else {
@@ -749,11 +760,7 @@ impl LifNetwork {
                 Some(&jd[..])
             };
             synapse_step(syn, &mut syn_state, jd_opt, &fired);
-            let mut o = 0.0;
-            for (w, r) in self.w_out.iter().zip(&syn_state.r) {
-                o += w * r;
-            }
-            out.push(o);
+            out.push(dot(&self.w_out, &syn_state.r));
             if let Some(v) = voltages.as_mut() {
                 for i in 0..n {
                     v[[i, k]] = state.v[i];
@@ -783,12 +790,112 @@ impl LifNetwork {
     }
 }
 
-/// Fill `buf` with independent N(0, sd²) draws.
+/// Dot product with four accumulators (vectorises; order differs from a
+/// plain left-to-right sum only by rounding).
 #[inline]
-fn fill_normal<R: RngCore + ?Sized>(rng: &mut R, buf: &mut [f64], sd: f64) {
-    for x in buf.iter_mut() {
-        let z: f64 = StandardNormal.sample(rng);
-        *x = z * sd;
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// Fill `buf` with independent N(0, sd²) draws (two per 64-bit word, see
+/// [`Ziggurat`]).
+#[inline]
+pub fn fill_normal<R: RngCore + ?Sized>(rng: &mut R, buf: &mut [f64], sd: f64) {
+    let z = Ziggurat::get();
+    let mut chunks = buf.chunks_exact_mut(2);
+    for pair in &mut chunks {
+        let bits = rng.next_u64();
+        pair[0] = z.sample_bits(bits as u32, rng) * sd;
+        pair[1] = z.sample_bits((bits >> 32) as u32, rng) * sd;
+    }
+    for x in chunks.into_remainder() {
+        *x = z.sample_bits(rng.next_u32(), rng) * sd;
+    }
+}
+
+/// Standard normal sampler: Marsaglia & Tsang's ziggurat with 256 layers
+/// (the tables of `rand_distr`), fed with 32 random bits per draw (8 for the
+/// layer, 24 for a signed uniform), so one 64-bit word gives two draws in the
+/// common case (≈ 99% of draws). Exact in distribution up to the 2⁻²³
+/// resolution of the uniform; rejections and the tail (|x| > 3.654) use fresh
+/// 53-bit uniforms.
+#[derive(Debug)]
+pub struct Ziggurat {
+    x: [f64; 257],
+    f: [f64; 257],
+}
+
+impl Ziggurat {
+    const R: f64 = 3.654_152_885_361_008_8;
+    /// x_0 = V / f(R), with V the area of each layer.
+    const X0: f64 = 3.910_757_959_537_09;
+
+    /// The shared tables (built once).
+    pub fn get() -> &'static Ziggurat {
+        static Z: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();
+        Z.get_or_init(|| {
+            let f = |x: f64| (-0.5 * x * x).exp();
+            let v = Self::X0 * f(Self::R);
+            let mut x = [0.0; 257];
+            x[0] = Self::X0;
+            x[1] = Self::R;
+            for i in 1..255 {
+                x[i + 1] = (-2.0 * (v / x[i] + f(x[i])).ln()).sqrt();
+            }
+            x[256] = 0.0;
+            let mut ft = [0.0; 257];
+            for i in 0..257 {
+                ft[i] = f(x[i]);
+            }
+            Ziggurat { x, f: ft }
+        })
+    }
+
+    /// A standard normal draw from 32 random bits (`rng` only for the rare
+    /// slow path).
+    #[inline(always)]
+    pub fn sample_bits<R: RngCore + ?Sized>(&self, bits: u32, rng: &mut R) -> f64 {
+        let i = (bits & 0xff) as usize;
+        let u = ((bits as i32) >> 8) as f64 * (1.0 / 8_388_608.0);
+        let x = u * self.x[i];
+        if x.abs() < self.x[i + 1] {
+            return x;
+        }
+        self.slow(i, u, x, rng)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn slow<R: RngCore + ?Sized>(&self, i: usize, u: f64, x: f64, rng: &mut R) -> f64 {
+        if i == 0 {
+            // Tail beyond R (Marsaglia 1964).
+            loop {
+                let a = -(1.0 - rng.random::<f64>()).ln() / Self::R;
+                let b = -(1.0 - rng.random::<f64>()).ln();
+                if 2.0 * b >= a * a {
+                    return if u < 0.0 { -(Self::R + a) } else { Self::R + a };
+                }
+            }
+        }
+        let y = self.f[i + 1] + (self.f[i] - self.f[i + 1]) * rng.random::<f64>();
+        if y < (-0.5 * x * x).exp() {
+            return x;
+        }
+        self.sample_bits(rng.next_u32(), rng)
     }
 }
 

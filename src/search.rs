@@ -326,16 +326,17 @@ pub fn grid_search(
         done.insert(l.to_bits(), o);
     }
     // First maximum, as MATLAB's max().
-    let (ib, _) = accuracies
-        .iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |(bi, ba), (i, &a)| {
-            if a > ba {
-                (i, a)
-            } else {
-                (bi, ba)
-            }
-        });
+    let (ib, _) =
+        accuracies
+            .iter()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |(bi, ba), (i, &a)| {
+                if a > ba {
+                    (i, a)
+                } else {
+                    (bi, ba)
+                }
+            });
     let coarse_best = opts.lambdas[ib];
     let mut result = SearchResult {
         lambdas: opts.lambdas.clone(),
@@ -380,13 +381,14 @@ pub fn grid_search(
     order.sort_by(|&a, &b| {
         accuracy(&pooled[b])
             .total_cmp(&accuracy(&pooled[a]))
-            .then((window[a] - coarse_best).abs().total_cmp(&(window[b] - coarse_best).abs()))
+            .then(
+                (window[a] - coarse_best)
+                    .abs()
+                    .total_cmp(&(window[b] - coarse_best).abs()),
+            )
             .then(window[a].total_cmp(&window[b]))
     });
-    let finalists: Vec<usize> = order
-        .into_iter()
-        .take(opts.finalists.max(1))
-        .collect();
+    let finalists: Vec<usize> = order.into_iter().take(opts.finalists.max(1)).collect();
     let m = opts.finalist_factor * n;
     if m > 0 {
         bar.set_message("finalists");

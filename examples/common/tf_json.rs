@@ -28,8 +28,7 @@ fn matrix(v: &serde_json::Value, key: &str) -> Array2<f64> {
 
 /// The model stored at `path`.
 pub fn load(path: &Path) -> RateModel {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     let flat = |key: &str| -> Array1<f64> { matrix(&v, key).iter().cloned().collect() };
     let inh: Vec<bool> = flat("inh").iter().map(|&x| x != 0.0).collect();
