@@ -999,3 +999,448 @@ impl SimResult {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate::{Activation, Taus};
+    use ndarray::Array1;
+
+    /// Steps between consecutive spikes of one noise-free unit with constant
+    /// input (`ext`, mV above the bias), starting just after a spike.
+    fn isi_steps(ext: f64, n_steps: usize) -> Vec<usize> {
+        let mut p = LifParams::lif();
+        p.noise_sd = 0.0;
+        let c = p.at_dt(DT_MS);
+        let mut s = LifState::uniform(1, p.v_reset);
+        s.refractory[0] = c.n_ref as f64;
+        let mut times = Vec::new();
+        let mut fired = Vec::new();
+        for k in 0..n_steps {
+            fired.clear();
+            neuron_step(&c, &mut s, &[0.0], &[ext], &[0.0], None, &mut fired);
+            if !fired.is_empty() {
+                times.push(k);
+            }
+        }
+        times.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    #[test]
+    fn isi_matches_closed_form() {
+        let p = LifParams::lif();
+        for ext in [5.0, 20.0, 60.0, 200.0] {
+            let i_tot = p.bias + ext;
+            let isi = isi_steps(ext, 20_000);
+            assert!(isi.len() > 5, "input {ext}: too few spikes");
+            assert!(isi.iter().all(|&x| x == isi[0]), "noise-free ISIs differ");
+            let got = isi[0] as f64 * DT_MS;
+            let ln = ((i_tot - p.v_reset) / (i_tot - p.v_th)).ln();
+            let want = p.t_ref_ms + p.tau_m_ms * ln;
+            // One step for the threshold crossing plus forward Euler's
+            // relative error dt/(2·tau_m) on the integration time.
+            let tol = DT_MS + DT_MS / (2.0 * p.tau_m_ms) * p.tau_m_ms * ln * 1.1;
+            assert!(
+                (got - want).abs() <= tol,
+                "input {ext}: ISI {got} ms, closed form {want} ms, tolerance {tol}"
+            );
+        }
+    }
+
+    #[test]
+    fn below_rheobase_never_fires() {
+        // I = bias + ext = −41 mV < v_th.
+        assert!(isi_steps(-1.0, 20_000).is_empty());
+        let mut p = LifParams::lif();
+        p.noise_sd = 0.0;
+        let c = p.at_dt(DT_MS);
+        let mut s = LifState::uniform(1, p.v_reset);
+        let mut fired = Vec::new();
+        for _ in 0..20_000 {
+            neuron_step(&c, &mut s, &[0.0], &[-1.0], &[0.0], None, &mut fired);
+        }
+        assert!(fired.is_empty());
+        assert!((s.v[0] + 41.0).abs() < 1e-6, "settles at I: {}", s.v[0]);
+    }
+
+    #[test]
+    fn refractory_period_is_40_steps() {
+        assert_eq!(LifParams::lif().at_dt(DT_MS).n_ref, 40);
+        assert_eq!(LifParams::lif().at_dt(0.15).n_ref, 13);
+        // Strong drive: ISI = 40 refractory steps + 1 integration step.
+        let isi = isi_steps(1e6, 2_000);
+        assert_eq!(isi[0], 41);
+    }
+
+    fn impulse(tr_ms: f64, td_ms: f64, steps: usize) -> (Vec<f64>, Vec<f64>) {
+        let p = SynapseParams::new(vec![td_ms], tr_ms, DT_MS).unwrap();
+        let mut s = SynapseState::new(1);
+        let (mut ipsc, mut r) = (Vec::new(), Vec::new());
+        for k in 0..steps {
+            if k == 0 {
+                synapse_step(&p, &mut s, Some(&[1.0]), &[0]);
+            } else {
+                synapse_step(&p, &mut s, None, &[]);
+            }
+            ipsc.push(s.ipsc[0]);
+            r.push(s.r[0]);
+        }
+        (ipsc, r)
+    }
+
+    #[test]
+    fn double_exponential_integrates_to_one_and_peaks_at_t_star() {
+        let (tr, td) = (2.0, 20.0);
+        let (ipsc, r) = impulse(tr, td, 60_000);
+        let dt_s = DT_MS / 1000.0;
+        let area: f64 = ipsc.iter().sum::<f64>() * dt_s;
+        // Exact discrete area: (dt/tr)(dt/td) / ((1 − e^(−dt/tr))(1 − e^(−dt/td))),
+        // 1 + O(dt/(2 tr)).
+        let (a, b) = (DT_MS / tr, DT_MS / td);
+        let exact = a * b / ((1.0 - (-a).exp()) * (1.0 - (-b).exp()));
+        assert!((area - exact).abs() < 1e-6, "{area} vs {exact}");
+        assert!((area - 1.0).abs() < a / 2.0 + b / 2.0 + 1e-3, "{area}");
+        let r_area: f64 = r.iter().sum::<f64>() * dt_s;
+        assert!((r_area - area).abs() < 1e-9);
+        let k_peak = (0..ipsc.len())
+            .max_by(|&i, &j| ipsc[i].total_cmp(&ipsc[j]))
+            .unwrap();
+        let t_star = (td / tr).ln() * td * tr / (td - tr);
+        // IPSC starts rising one step after the spike.
+        let t_peak = k_peak as f64 * DT_MS;
+        assert!(
+            (t_peak - t_star).abs() <= 2.0 * DT_MS,
+            "{t_peak} vs {t_star}"
+        );
+    }
+
+    #[test]
+    fn single_exponential_integrates_to_one() {
+        let td = 20.0;
+        let (ipsc, r) = impulse(0.0, td, 60_000);
+        let dt_s = DT_MS / 1000.0;
+        let area: f64 = ipsc.iter().sum::<f64>() * dt_s;
+        let b = DT_MS / td;
+        assert!((area - b / (1.0 - (-b).exp())).abs() < 1e-9);
+        assert!((area - 1.0).abs() < b, "{area}");
+        assert_eq!(ipsc, r);
+        // Jump at the spike, then pure decay.
+        assert!((ipsc[0] - 1000.0 / td).abs() < 1e-9);
+        assert!((ipsc[1] / ipsc[0] - (-b).exp()).abs() < 1e-12);
+    }
+
+    /// A Dale network of `n` units with no recurrent weights and one input
+    /// with weight `w_in[i]`.
+    fn toy_model(w: Array2<f64>, w_in: Vec<f64>, inh: Vec<bool>) -> RateModel {
+        let n = inh.len();
+        let mut m = Array2::zeros((n, n));
+        for i in 0..n {
+            m[[i, i]] = if inh[i] { -1.0 } else { 1.0 };
+        }
+        RateModel {
+            w0: w.clone(),
+            w,
+            m,
+            som_m: Array2::ones((n, n)),
+            w_in: Array2::from_shape_vec((n, 1), w_in).unwrap(),
+            w_out: Array1::ones(n),
+            b_out: 0.0,
+            som_n: 0,
+            inh,
+            taus: Taus::Fixed(4.0),
+            taus_gaus: Array1::zeros(n),
+            taus_gaus0: Array1::zeros(n),
+            activation: Activation::Sigmoid,
+            dale: true,
+            training: None,
+            search: None,
+            task: None,
+        }
+    }
+
+    fn constant_stimulus(cols: usize) -> Array2<f64> {
+        Array2::ones((1, cols))
+    }
+
+    #[test]
+    fn simulated_rate_matches_isi_and_grows_with_drive() {
+        let drives = vec![5.0, 20.0, 60.0, 200.0];
+        let model = toy_model(Array2::zeros((4, 4)), drives.clone(), vec![false; 4]);
+        let mut net = LifNetwork::from_rate(&model, 1.0, &ConversionOptions::default()).unwrap();
+        net.neuron.noise_sd = 0.0;
+        let u = constant_stimulus(201);
+        let res = net
+            .simulate(&u, &SimOptions::default(), &mut crate::rng::from_seed(1))
+            .unwrap();
+        assert_eq!(res.n_steps, 20_000);
+        assert!((res.t_sec - 1.0).abs() < 1e-12);
+        let p = LifParams::lif();
+        for (i, &e) in drives.iter().enumerate() {
+            let i_tot = p.bias + e;
+            let isi_s =
+                (p.t_ref_ms + p.tau_m_ms * ((i_tot - p.v_reset) / (i_tot - p.v_th)).ln()) / 1000.0;
+            // Within one spike of T/ISI plus the Euler and crossing error.
+            let want = 1.0 / isi_s;
+            assert!(
+                (res.rates_hz[i] - want).abs() < 2.0 + 0.02 * want,
+                "unit {i}: {} Hz, closed form {want} Hz",
+                res.rates_hz[i]
+            );
+        }
+        assert!(res.rates_hz.windows(2).all(|w| w[1] > w[0]));
+        // With noise, more drive still means more spikes.
+        net.neuron.noise_sd = 0.1;
+        let noisy = net
+            .simulate(&u, &SimOptions::default(), &mut crate::rng::from_seed(2))
+            .unwrap();
+        assert!(noisy.rates_hz.windows(2).all(|w| w[1] > w[0]));
+    }
+
+    #[test]
+    fn large_negative_input_silences_inhibitory_units() {
+        let n = 20;
+        let inh: Vec<bool> = (0..n).map(|i| i % 4 == 0).collect();
+        let w = Array2::from_shape_fn((n, n), |(i, j)| if i != j { 0.5 } else { 0.0 });
+        let w_in = inh.iter().map(|&b| if b { -500.0 } else { 30.0 }).collect();
+        let model = toy_model(w, w_in, inh.clone());
+        let net = LifNetwork::from_rate(&model, 10.0, &ConversionOptions::default()).unwrap();
+        let res = net
+            .simulate(
+                &constant_stimulus(201),
+                &SimOptions::default(),
+                &mut crate::rng::from_seed(5),
+            )
+            .unwrap();
+        let exc: Vec<bool> = inh.iter().map(|&b| !b).collect();
+        assert!(res.mean_rate_hz(&inh) <= 1.0, "{}", res.mean_rate_hz(&inh));
+        assert!(res.mean_rate_hz(&exc) > 20.0, "{}", res.mean_rate_hz(&exc));
+    }
+
+    #[test]
+    fn external_column_follows_matlab_rounding() {
+        // Column index round(i/100) with 1-based step i = k + 1.
+        let model = toy_model(Array2::zeros((1, 1)), vec![1.0], vec![false]);
+        let net = LifNetwork::from_rate(&model, 1.0, &ConversionOptions::default()).unwrap();
+        let u = Array2::from_shape_fn((1, 4), |(_, j)| j as f64 * 10.0);
+        let opts = SimOptions {
+            record: Record {
+                currents: true,
+                ..Record::default()
+            },
+            ..SimOptions::default()
+        };
+        let res = net
+            .simulate(&u, &opts, &mut crate::rng::from_seed(0))
+            .unwrap();
+        let c = res.currents.unwrap();
+        assert_eq!(c.dim(), (1, 300));
+        assert!(res.voltages.is_none() && res.rates.is_none());
+        assert_eq!(c[[0, 48]], 0.0);
+        assert_eq!(c[[0, 49]], 10.0);
+        assert_eq!(c[[0, 148]], 10.0);
+        assert_eq!(c[[0, 149]], 20.0);
+        assert_eq!(c[[0, 249]], 30.0);
+        assert_eq!(c[[0, 299]], 30.0);
+        // Down-sampling by 2 keeps columns 0 and 2: 100 steps of 0.1 ms.
+        let res = net
+            .simulate(
+                &u,
+                &SimOptions {
+                    downsample: 2,
+                    ..opts
+                },
+                &mut crate::rng::from_seed(0),
+            )
+            .unwrap();
+        assert_eq!(res.n_steps, 100);
+        assert!((res.dt_ms - 0.1).abs() < 1e-12);
+        let c = res.currents.unwrap();
+        assert_eq!(c[[0, 48]], 0.0);
+        assert_eq!(c[[0, 49]], 20.0);
+    }
+
+    #[test]
+    fn conversion_scales_and_clips() {
+        let mut w = Array2::from_shape_fn((3, 3), |(i, j)| (i * 3 + j) as f64 / 10.0);
+        w[[0, 1]] = -0.3;
+        let model = toy_model(w.clone(), vec![1.0; 3], vec![false, true, false]);
+        let net = LifNetwork::from_rate(&model, 4.0, &ConversionOptions::default()).unwrap();
+        assert_eq!(net.negative_weights_clipped(), 1);
+        assert!(net.warning().unwrap().contains("1 negative"));
+        let eff = model.effective_weights();
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((net.weight(i, j) - eff[[i, j]] / 4.0).abs() < 1e-15);
+            }
+        }
+        assert_eq!(net.weight(0, 1), 0.0);
+        assert!(net.weight(2, 1) < 0.0);
+        assert_eq!(net.w_out(), &[0.25, 0.25, 0.25]);
+        assert_eq!(net.td_ms(), &[20.0, 20.0, 20.0]);
+        assert_eq!(net.tr_ms(), 2.0);
+        let keep = ConversionOptions {
+            keep_negative_weights: true,
+            ..ConversionOptions::default()
+        };
+        let raw = LifNetwork::from_rate(&model, 4.0, &keep).unwrap();
+        assert_eq!(raw.negative_weights_clipped(), 0);
+        assert!((raw.weight(0, 1) - 0.3 / 4.0).abs() < 1e-15);
+        let init = ConversionOptions {
+            use_initial_weights: true,
+            ..ConversionOptions::default()
+        };
+        let mut m2 = model.clone();
+        m2.w0 = Array2::zeros((3, 3));
+        assert!(LifNetwork::from_rate(&m2, 4.0, &init)
+            .unwrap()
+            .w_spk()
+            .iter()
+            .all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn bad_arguments_name_the_parameter() {
+        let model = toy_model(Array2::zeros((2, 2)), vec![1.0; 2], vec![false; 2]);
+        for l in [0.0, -3.0, f64::NAN, f64::INFINITY] {
+            let e = LifNetwork::from_rate(&model, l, &ConversionOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("lambda"), "{e}");
+        }
+        let net = LifNetwork::from_rate(&model, 1.0, &ConversionOptions::default()).unwrap();
+        let e = net
+            .simulate(
+                &Array2::zeros((2, 201)),
+                &SimOptions::default(),
+                &mut crate::rng::from_seed(0),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("stimulus") && e.contains("expected 1 rows"),
+            "{e}"
+        );
+        let e = net
+            .simulate(
+                &Array2::zeros((1, 201)),
+                &SimOptions {
+                    downsample: 0,
+                    ..SimOptions::default()
+                },
+                &mut crate::rng::from_seed(0),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("downsample"), "{e}");
+    }
+
+    #[test]
+    fn opto_kick_drives_a_silent_unit() {
+        // I = −45 mV: silent without stimulation; +0.5 mV on half the steps
+        // (mean +0.25 mV/step) outruns the leak and makes it fire.
+        let model = toy_model(Array2::zeros((2, 2)), vec![-5.0, -5.0], vec![false; 2]);
+        let mut net = LifNetwork::from_rate(&model, 1.0, &ConversionOptions::default()).unwrap();
+        net.neuron.noise_sd = 0.0;
+        let opts = SimOptions {
+            opto: Opto {
+                mode: OptoMode::Exc,
+                on: 5_000,
+                off: 15_000,
+                units: vec![1],
+            },
+            record: Record {
+                voltages: true,
+                ..Record::default()
+            },
+            ..SimOptions::default()
+        };
+        let res = net
+            .simulate(
+                &constant_stimulus(201),
+                &opts,
+                &mut crate::rng::from_seed(9),
+            )
+            .unwrap();
+        let late = |u: u32| {
+            res.spikes
+                .iter()
+                .filter(|&&(j, k)| j == u && k >= 100)
+                .count()
+        };
+        assert_eq!(late(0), 0);
+        assert!(late(1) > 10);
+        assert!(res
+            .spikes
+            .iter()
+            .filter(|&&(j, k)| j == 1 && k >= 100)
+            .all(|&(_, k)| (5_000..15_000).contains(&k)));
+        let v = res.voltages.unwrap();
+        let &(j, k) = res
+            .spikes
+            .iter()
+            .find(|&&(j, k)| j == 1 && k >= 5_000)
+            .unwrap();
+        assert_eq!(v[[j as usize, k as usize]], 30.0);
+        assert_eq!(v[[j as usize, k as usize + 1]], -65.0);
+    }
+
+    #[test]
+    fn same_stream_same_trial() {
+        let model = toy_model(
+            Array2::from_elem((5, 5), 2.0),
+            vec![20.0; 5],
+            vec![false, false, true, false, true],
+        );
+        let net = LifNetwork::from_rate(&model, 20.0, &ConversionOptions::default()).unwrap();
+        let u = constant_stimulus(51);
+        let a = net
+            .simulate(&u, &SimOptions::default(), &mut crate::rng::stream(1, &[2]))
+            .unwrap();
+        let b = net
+            .simulate(&u, &SimOptions::default(), &mut crate::rng::stream(1, &[2]))
+            .unwrap();
+        let c = net
+            .simulate(&u, &SimOptions::default(), &mut crate::rng::stream(1, &[3]))
+            .unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a.spikes, c.spikes);
+        assert!(!a.spikes.is_empty());
+    }
+
+    #[test]
+    fn ziggurat_moments_and_tails() {
+        let mut rng = crate::rng::from_seed(11);
+        let n = 2_000_000;
+        let mut buf = vec![0.0; n];
+        fill_normal(&mut rng, &mut buf, 1.0);
+        let mean = buf.iter().sum::<f64>() / n as f64;
+        let var = buf.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        let kurt = buf.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / n as f64 / (var * var);
+        // Standard errors: mean 7e-4, variance 1e-3, kurtosis 3.5e-3.
+        assert!(mean.abs() < 4e-3, "{mean}");
+        assert!((var - 1.0).abs() < 6e-3, "{var}");
+        assert!((kurt - 3.0).abs() < 3e-2, "{kurt}");
+        // Tail fractions P(|z| > t) = erfc(t/√2).
+        for (t, p) in [
+            (1.0, 0.317_310_5),
+            (2.0, 0.045_500_26),
+            (3.0, 0.002_699_8),
+            (3.8, 1.446_7e-4),
+        ] {
+            let f = buf.iter().filter(|x| x.abs() > t).count() as f64 / n as f64;
+            let se = (p * (1.0 - p) / n as f64).sqrt();
+            assert!((f - p).abs() < 5.0 * se, "P(|z| > {t}) = {f}, expected {p}");
+        }
+        let z = Ziggurat::get();
+        // rand_distr's ZIG_NORM_X entries.
+        for (i, x) in [
+            (2, 3.449_278_298_560_964),
+            (254, 0.286_174_591_747_260_5),
+            (255, 0.215_241_895_913_273_8),
+        ] {
+            assert!((z.x[i] - x).abs() < 1e-9, "x[{i}] = {}", z.x[i]);
+        }
+        assert_eq!(z.x[256], 0.0);
+        assert!(z.x.windows(2).all(|w| w[0] > w[1]));
+    }
+}
