@@ -840,7 +840,7 @@ pub struct Ziggurat {
 }
 
 impl Ziggurat {
-    const R: f64 = 3.654_152_885_361_008_8;
+    const R: f64 = 3.654_152_885_361_009;
     /// x_0 = V / f(R), with V the area of each layer.
     const X0: f64 = 3.910_757_959_537_09;
 

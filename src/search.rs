@@ -229,7 +229,7 @@ fn check_common(model: &RateModel, task: &dyn Task, n_trials: usize, d: usize) -
     if n_trials == 0 {
         return Err(Error::param("n_trials", "must be at least 1"));
     }
-    if d == 0 || STEPS_PER_COLUMN % d != 0 {
+    if d == 0 || !STEPS_PER_COLUMN.is_multiple_of(d) {
         return Err(Error::param(
             "downsample",
             format!("must divide {STEPS_PER_COLUMN}, got {d}"),
@@ -550,4 +550,216 @@ pub fn evaluate(
         ci95: wilson_interval(k, o.len(), 1.959_963_984_540_054),
         per_type,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate::NetConfig;
+    use crate::task::GoNoGo;
+
+    fn small_model() -> RateModel {
+        let cfg = NetConfig {
+            n: 24,
+            ..NetConfig::default()
+        };
+        RateModel::init(&cfg, 1, &mut rng::from_seed(4)).unwrap()
+    }
+
+    fn small_opts() -> SearchOptions {
+        SearchOptions {
+            lambdas: vec![10.0, 30.0],
+            n_trials: 6,
+            seed: 3,
+            downsample: 4,
+            refine_radius: 1.0,
+            finalists: 2,
+            finalist_factor: 1,
+            ..SearchOptions::default()
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_thread_count() {
+        let model = small_model();
+        let task = GoNoGo::default();
+        let opts = small_opts();
+        let cancel = AtomicBool::new(false);
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| grid_search(&model, &task, &opts, &cancel).unwrap())
+        };
+        let (a, b) = (run(1), run(2));
+        assert_eq!(a, b);
+        assert_eq!(a.lambdas, vec![10.0, 30.0]);
+        assert_eq!(a.refined_lambdas.len(), 3);
+        assert!(a.refined_lambdas.contains(&a.best_lambda));
+        let pooled: Vec<usize> = a
+            .refined_trials
+            .iter()
+            .cloned()
+            .filter(|&t| t == 12)
+            .collect();
+        assert_eq!(pooled.len(), 2, "{:?}", a.refined_trials);
+        // The coarse optimum is re-used, not re-simulated: same accuracy.
+        let ib = a
+            .lambdas
+            .iter()
+            .position(|&l| l == a.refined_lambdas[1])
+            .unwrap();
+        if a.refined_trials[1] == 6 {
+            assert_eq!(a.refined_accuracies[1], a.accuracies[ib]);
+        }
+        let e = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    evaluate(
+                        &model,
+                        &task,
+                        30.0,
+                        &EvalOptions {
+                            n_trials: 8,
+                            downsample: 4,
+                            ..EvalOptions::default()
+                        },
+                        &cancel,
+                    )
+                    .unwrap()
+                })
+        };
+        assert_eq!(e(1), e(2));
+    }
+
+    #[test]
+    fn without_refinement_best_is_first_grid_maximum() {
+        let model = small_model();
+        let task = GoNoGo::default();
+        let opts = SearchOptions {
+            refine: false,
+            lambdas: vec![5.0, 30.0, 30.0],
+            ..small_opts()
+        };
+        let r = grid_search(&model, &task, &opts, &AtomicBool::new(false)).unwrap();
+        assert!(r.refined_lambdas.is_empty());
+        assert_eq!(r.accuracies[1], r.accuracies[2]);
+        let max = r
+            .accuracies
+            .iter()
+            .cloned()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let first = r.accuracies.iter().position(|&a| a == max).unwrap();
+        assert_eq!(r.best_lambda, r.lambdas[first]);
+        assert_eq!(r.best_accuracy, max);
+        let rec = r.to_record();
+        assert_eq!(rec.opt_scaling_factor, r.best_lambda);
+        assert_eq!(rec.scaling_factors, vec![5.0, 30.0, 30.0]);
+    }
+
+    #[test]
+    fn cancellation_interrupts() {
+        let model = small_model();
+        let r = grid_search(
+            &model,
+            &GoNoGo::default(),
+            &small_opts(),
+            &AtomicBool::new(true),
+        );
+        assert!(matches!(r, Err(Error::Interrupted)));
+    }
+
+    #[test]
+    fn bad_options_name_the_parameter() {
+        let model = small_model();
+        let task = GoNoGo::default();
+        let c = AtomicBool::new(false);
+        let bad = |o: SearchOptions| grid_search(&model, &task, &o, &c).unwrap_err().to_string();
+        assert!(bad(SearchOptions {
+            lambdas: vec![20.0, -1.0],
+            ..small_opts()
+        })
+        .contains("lambdas"));
+        assert!(bad(SearchOptions {
+            n_trials: 0,
+            ..small_opts()
+        })
+        .contains("n_trials"));
+        assert!(bad(SearchOptions {
+            downsample: 3,
+            ..small_opts()
+        })
+        .contains("downsample"));
+        let xor = crate::task::Xor::default();
+        let e = grid_search(&model, &xor, &small_opts(), &c)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("task"), "{e}");
+    }
+
+    #[test]
+    fn record_merges_coarse_and_refined_points() {
+        let r = SearchResult {
+            lambdas: vec![20.0, 25.0, 30.0],
+            accuracies: vec![0.5, 0.9, 0.7],
+            refined_lambdas: vec![24.0, 25.0, 26.0],
+            refined_accuracies: vec![0.8, 0.93, 0.85],
+            refined_trials: vec![100, 300, 100],
+            best_lambda: 25.0,
+            best_accuracy: 0.93,
+            n_trials: 100,
+            warnings: vec![],
+        };
+        let rec = r.to_record();
+        assert_eq!(rec.scaling_factors, vec![20.0, 24.0, 25.0, 26.0, 30.0]);
+        assert_eq!(rec.all_perfs, vec![0.5, 0.8, 0.93, 0.85, 0.7]);
+        assert_eq!(rec.opt_scaling_factor, 25.0);
+    }
+
+    #[test]
+    fn wilson_interval_known_values() {
+        let (lo, hi) = wilson_interval(8, 10, 1.96);
+        assert!(
+            (lo - 0.4902).abs() < 1e-3 && (hi - 0.9433).abs() < 1e-3,
+            "{lo} {hi}"
+        );
+        let (lo, hi) = wilson_interval(0, 20, 1.96);
+        assert_eq!(lo, 0.0);
+        assert!((hi - 0.1611).abs() < 1e-3, "{hi}");
+        let (lo, hi) = wilson_interval(20, 20, 1.96);
+        assert!((lo - 0.8389).abs() < 1e-3 && hi == 1.0);
+    }
+
+    #[test]
+    fn evaluation_splits_by_trial_type() {
+        let model = small_model();
+        let e = evaluate(
+            &model,
+            &GoNoGo::default(),
+            25.0,
+            &EvalOptions {
+                n_trials: 10,
+                downsample: 4,
+                ..EvalOptions::default()
+            },
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        let total: usize = e.per_type.values().map(|g| g.n_trials).sum();
+        assert_eq!(total, 10);
+        assert!(e.per_type.keys().all(|k| k == "go" || k == "nogo"));
+        assert!(e.ci95.0 <= e.overall.accuracy && e.overall.accuracy <= e.ci95.1);
+        assert!(e.overall.exc_rate_hz.is_finite() && e.overall.exc_rate_hz >= 0.0);
+        let pooled: f64 = e
+            .per_type
+            .values()
+            .map(|g| g.accuracy * g.n_trials as f64)
+            .sum::<f64>()
+            / 10.0;
+        assert!((pooled - e.overall.accuracy).abs() < 1e-12);
+    }
 }
