@@ -232,6 +232,7 @@ impl LifState {
 /// that spiked are appended to `spikes`; spikers are reset to `v_reset` and
 /// start their refractory clock (the caller records `v_peak` for them if it
 /// keeps a voltage trace).
+#[inline(always)]
 pub fn neuron_step(
     c: &NeuronConsts,
     state: &mut LifState,
@@ -402,6 +403,7 @@ impl SynapseState {
 /// One synaptic step (step 5 of the module's update order). `jd` is the
 /// summed W_spk columns of this step's spikers (`None` when nobody spiked),
 /// `spikes` their indices.
+#[inline(always)]
 pub fn synapse_step(p: &SynapseParams, s: &mut SynapseState, jd: Option<&[f64]>, spikes: &[u32]) {
     let n = p.n();
     let (dd, g, dt) = (&p.decay_d[..n], &p.gain[..n], p.dt_s);
@@ -627,7 +629,38 @@ impl LifNetwork {
     /// of 5 ms (see [`crate::task::extend_stimulus`]). The run lasts
     /// `nt = (columns − 1)·100/d` steps of `d·0.05` ms after down-sampling by
     /// `d` (Go-NoGo: 20 000 steps, 1 s).
+    ///
+    /// On x86-64 CPUs with AVX2 the same code is run compiled for AVX2
+    /// (detected at run time; no FMA contraction, so results are identical).
     pub fn simulate<R: RngCore + ?Sized>(
+        &self,
+        u: &Array2<f64>,
+        opts: &SimOptions,
+        rng: &mut R,
+    ) -> Result<SimResult> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { self.simulate_avx2(u, opts, rng) };
+            }
+        }
+        self.simulate_impl(u, opts, rng)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn simulate_avx2<R: RngCore + ?Sized>(
+        &self,
+        u: &Array2<f64>,
+        opts: &SimOptions,
+        rng: &mut R,
+    ) -> Result<SimResult> {
+        self.simulate_impl(u, opts, rng)
+    }
+
+    #[inline(always)]
+    fn simulate_impl<R: RngCore + ?Sized>(
         &self,
         u: &Array2<f64>,
         opts: &SimOptions,
@@ -705,6 +738,7 @@ impl LifNetwork {
         let mut state = LifState::random(n, &nc, rng);
         let mut syn_state = SynapseState::new(n);
         let mut noise = vec![0.0; n];
+        let mut bits = vec![0u64; n.div_ceil(2)];
         let mut jd = vec![0.0; n];
         let mut fired: Vec<u32> = Vec::with_capacity(n);
         let mut spikes: Vec<(u32, u32)> = Vec::with_capacity(8 * n);
@@ -725,7 +759,7 @@ impl LifNetwork {
                 }
             }
             if sd > 0.0 {
-                fill_normal(rng, &mut noise, sd);
+                fill_normal_with(rng, &mut noise, sd, &mut bits);
             }
             let kick = if kick_dv != 0.0 && k >= opts.opto.on && k < opts.opto.off {
                 (rng.random::<f64>() < 0.5).then_some((kick_units, kick_dv))
@@ -792,7 +826,7 @@ impl LifNetwork {
 
 /// Dot product with four accumulators (vectorises; order differs from a
 /// plain left-to-right sum only by rounding).
-#[inline]
+#[inline(always)]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -813,17 +847,26 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// Fill `buf` with independent N(0, sd²) draws (two per 64-bit word, see
 /// [`Ziggurat`]).
-#[inline]
 pub fn fill_normal<R: RngCore + ?Sized>(rng: &mut R, buf: &mut [f64], sd: f64) {
+    let mut bits = vec![0u64; buf.len().div_ceil(2)];
+    fill_normal_with(rng, buf, sd, &mut bits);
+}
+
+/// [`fill_normal`] with a caller-provided scratch buffer of at least
+/// `buf.len()/2` (rounded up) words: the random words are drawn first in a
+/// tight loop, then turned into normals.
+#[inline(always)]
+fn fill_normal_with<R: RngCore + ?Sized>(rng: &mut R, buf: &mut [f64], sd: f64, bits: &mut [u64]) {
     let z = Ziggurat::get();
-    let mut chunks = buf.chunks_exact_mut(2);
-    for pair in &mut chunks {
-        let bits = rng.next_u64();
-        pair[0] = z.sample_bits(bits as u32, rng) * sd;
-        pair[1] = z.sample_bits((bits >> 32) as u32, rng) * sd;
+    let words = &mut bits[..buf.len().div_ceil(2)];
+    for w in words.iter_mut() {
+        *w = rng.next_u64();
     }
-    for x in chunks.into_remainder() {
-        *x = z.sample_bits(rng.next_u32(), rng) * sd;
+    for (pair, &w) in buf.chunks_mut(2).zip(words.iter()) {
+        pair[0] = z.sample_bits(w as u32, rng) * sd;
+        if pair.len() == 2 {
+            pair[1] = z.sample_bits((w >> 32) as u32, rng) * sd;
+        }
     }
 }
 
