@@ -859,9 +859,11 @@ pub fn fill_normal<R: RngCore + ?Sized>(rng: &mut R, buf: &mut [f64], sd: f64) {
 fn fill_normal_with<R: RngCore + ?Sized>(rng: &mut R, buf: &mut [f64], sd: f64, bits: &mut [u64]) {
     let z = Ziggurat::get();
     let words = &mut bits[..buf.len().div_ceil(2)];
-    for w in words.iter_mut() {
-        *w = rng.next_u64();
-    }
+    // SAFETY: every bit pattern is a valid u8 and u64; the byte view covers
+    // exactly the words' memory and lives only for this call.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr() as *mut u8, words.len() * 8) };
+    rng.fill_bytes(bytes);
     for (pair, &w) in buf.chunks_mut(2).zip(words.iter()) {
         pair[0] = z.sample_bits(w as u32, rng) * sd;
         if pair.len() == 2 {
