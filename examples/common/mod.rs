@@ -1,0 +1,3 @@
+//! Helpers shared by the examples.
+#![allow(dead_code)]
+pub mod tf_json;
