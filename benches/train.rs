@@ -20,9 +20,7 @@ fn bench_train_trial(c: &mut Criterion) {
             let prep = Prepared::new(&model);
             grads.clear();
             let trial = task.sample(&mut r);
-            let l = loss_and_grad(
-                &model, &prep, &trial, Loss::L2, &mut r, &mut ws, &mut grads,
-            );
+            let l = loss_and_grad(&model, &prep, &trial, Loss::L2, &mut r, &mut ws, &mut grads);
             adam.step(&mut model, &grads);
             l
         })

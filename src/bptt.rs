@@ -501,7 +501,10 @@ mod tests {
         let f = |m: &RateModel| loss_only(m, &trial.u, &trial.target, loss, seed);
         let close = |an: f64, fd: f64, what: &str| {
             let tol = 1e-5 + 1e-4 * fd.abs().max(an.abs());
-            assert!((an - fd).abs() < tol, "{what}: analytic {an} vs numeric {fd}");
+            assert!(
+                (an - fd).abs() < tol,
+                "{what}: analytic {an} vs numeric {fd}"
+            );
         };
         let n = model.n();
         let mut checked_w = 0;
@@ -516,7 +519,11 @@ mod tests {
                 p.w[[i, j]] += h;
                 let mut q = model.clone();
                 q.w[[i, j]] -= h;
-                close(g.w[[i, j]], (f(&p) - f(&q)) / (2.0 * h), &format!("w[{i},{j}]"));
+                close(
+                    g.w[[i, j]],
+                    (f(&p) - f(&q)) / (2.0 * h),
+                    &format!("w[{i},{j}]"),
+                );
                 checked_w += 1;
             }
         }
@@ -526,7 +533,11 @@ mod tests {
             p.w_out[i] += h;
             let mut q = model.clone();
             q.w_out[i] -= h;
-            close(g.w_out[i], (f(&p) - f(&q)) / (2.0 * h), &format!("w_out[{i}]"));
+            close(
+                g.w_out[i],
+                (f(&p) - f(&q)) / (2.0 * h),
+                &format!("w_out[{i}]"),
+            );
             let mut p = model.clone();
             p.taus_gaus[i] += h;
             let mut q = model.clone();
@@ -549,22 +560,34 @@ mod tests {
 
     #[test]
     fn gradients_sigmoid_l2_dale_som_tau_range() {
-        check(&small_model(Activation::Sigmoid, true, Taus::Range(2.0, 6.0), 2), Loss::L2);
+        check(
+            &small_model(Activation::Sigmoid, true, Taus::Range(2.0, 6.0), 2),
+            Loss::L2,
+        );
     }
 
     #[test]
     fn gradients_sigmoid_l1() {
-        check(&small_model(Activation::Sigmoid, true, Taus::Range(2.0, 6.0), 0), Loss::L1);
+        check(
+            &small_model(Activation::Sigmoid, true, Taus::Range(2.0, 6.0), 0),
+            Loss::L1,
+        );
     }
 
     #[test]
     fn gradients_softplus_l2_no_dale() {
-        check(&small_model(Activation::Softplus, false, Taus::Range(1.5, 5.0), 0), Loss::L2);
+        check(
+            &small_model(Activation::Softplus, false, Taus::Range(1.5, 5.0), 0),
+            Loss::L2,
+        );
     }
 
     #[test]
     fn gradients_softplus_l1_fixed_tau() {
-        check(&small_model(Activation::Softplus, true, Taus::Fixed(3.0), 0), Loss::L1);
+        check(
+            &small_model(Activation::Softplus, true, Taus::Fixed(3.0), 0),
+            Loss::L1,
+        );
     }
 
     #[test]

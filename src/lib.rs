@@ -16,10 +16,12 @@
 //! - [`lif`] — the spiking (LIF/QIF) network and its simulation;
 //! - [`search`] — lambda grid search and spiking evaluation;
 //! - [`plot`] — figures;
+//! - [`config`] — the run configuration (every flag, TOML);
 //! - [`pipeline`] — the whole tutorial in one call;
 //! - [`rng`] — seeded random streams.
 
 pub mod bptt;
+pub mod config;
 pub mod error;
 pub mod lif;
 pub mod mat;

@@ -79,7 +79,10 @@ impl TrainConfig {
             return Err(Error::param("eval-trials", "must be at least 1"));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::param("lr", format!("must be positive, got {}", self.lr)));
+            return Err(Error::param(
+                "lr",
+                format!("must be positive, got {}", self.lr),
+            ));
         }
         if self.batch == 0 {
             return Err(Error::param("batch", "must be at least 1"));
@@ -155,8 +158,19 @@ impl Adam {
                 .for_each(|p, &g, m, v| f(p, g, m, v));
         }
         arr2(&mut model.w, &g.w, &mut self.m.w, &mut self.v.w, &upd);
-        arr1(&mut model.w_out, &g.w_out, &mut self.m.w_out, &mut self.v.w_out, &upd);
-        upd(&mut model.b_out, g.b_out, &mut self.m.b_out, &mut self.v.b_out);
+        arr1(
+            &mut model.w_out,
+            &g.w_out,
+            &mut self.m.w_out,
+            &mut self.v.w_out,
+            &upd,
+        );
+        upd(
+            &mut model.b_out,
+            g.b_out,
+            &mut self.m.b_out,
+            &mut self.v.b_out,
+        );
         if model.taus.trained() {
             arr1(
                 &mut model.taus_gaus,
@@ -242,7 +256,11 @@ pub fn train(
 ) -> Result<TrainOutcome> {
     net.validate()?;
     cfg.validate()?;
-    let model = RateModel::init(net, task.n_inputs(), &mut rng::stream(cfg.seed, &[TAG_INIT]))?;
+    let model = RateModel::init(
+        net,
+        task.n_inputs(),
+        &mut rng::stream(cfg.seed, &[TAG_INIT]),
+    )?;
     train_model(model, cfg, task, progress, cancel)
 }
 
@@ -299,15 +317,8 @@ pub fn train_model(
         let mut batch_loss = 0.0;
         for _ in 0..b {
             let trial = task.sample(&mut r);
-            batch_loss += loss_and_grad(
-                &model,
-                &prep,
-                &trial,
-                cfg.loss,
-                &mut r,
-                &mut ws,
-                &mut grads,
-            );
+            batch_loss +=
+                loss_and_grad(&model, &prep, &trial, cfg.loss, &mut r, &mut ws, &mut grads);
         }
         batch_loss /= b as f64;
         if !batch_loss.is_finite() {
@@ -436,7 +447,11 @@ mod tests {
         let first = out.evals[0];
         let last = out.last_eval().unwrap();
         assert!(last.accuracy >= 0.9, "{:?}", out.evals);
-        assert!(last.loss < 0.5 * first.loss || first.accuracy >= 0.9, "{:?}", out.evals);
+        assert!(
+            last.loss < 0.5 * first.loss || first.accuracy >= 0.9,
+            "{:?}",
+            out.evals
+        );
         let l = &out.model.training.as_ref().unwrap().losses;
         let early: f64 = l[..100].iter().sum::<f64>() / 100.0;
         let late: f64 = l[1400..].iter().sum::<f64>() / 100.0;
