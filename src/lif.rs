@@ -31,6 +31,13 @@
 //! (MATLAB's `tlast = 0`), so nobody integrates during the first 2 ms; only
 //! noise moves the voltages then.
 //!
+//! Where this differs from SPEC or MATLAB: the refractory clock is stored as
+//! f64 whole steps (so that the neuron update vectorises); the voltage noise
+//! comes from a 32-bit ziggurat sampler ([`Ziggurat`]) instead of MATLAB's
+//! `randn`, so runs match MATLAB statistically, not bit for bit; spikes are
+//! events `(unit, step)` rather than an N × nt matrix, and matrices are
+//! recorded only on request ([`Record`]).
+//!
 //! Units: voltages in mV, times in ms in the public API; the synaptic
 //! variables `IPSC`, `h`, `r`, `hr` are computed with time in seconds as in
 //! the reference, so a single spike's filtered response integrates to 1 over

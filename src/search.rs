@@ -49,9 +49,11 @@ pub struct SearchOptions {
     pub seed: u64,
     /// Down-sampling factor d of the simulation (1: dt = 0.05 ms).
     pub downsample: usize,
-    /// First scored output sample, in spiking steps of 0.05 ms (divided by d
-    /// when down-sampling), instead of the task's response window. MATLAB:
-    /// Go-NoGo 10 000, XOR 20 000, Mante 26 000.
+    /// First scored output sample (0-based index into `out`), in spiking
+    /// steps of 0.05 ms (divided by d when down-sampling), instead of the
+    /// task's response window. MATLAB used Go-NoGo 10 000, XOR 20 000, Mante
+    /// 26 000 (its `out(10000:end)` is 1-based, so it also scores one sample
+    /// earlier; immaterial for a maximum over 10 000 samples).
     pub window_start_override: Option<usize>,
     /// Refine around the best coarse λ (off: the MATLAB protocol).
     pub refine: bool,

@@ -1,0 +1,38 @@
+//! Fidelity against MATLAB on the real model (acceptance 2), slow: run with
+//! `cargo test --release --test lif_fixture -- --ignored`. Needs the JSON
+//! export of the fixture at `/work/tf_model.json`.
+
+use std::sync::atomic::AtomicBool;
+
+use spikernn::search::{grid_search, SearchOptions};
+use spikernn::task::GoNoGo;
+
+#[path = "../examples/common/tf_json.rs"]
+mod tf_json;
+
+const MATLAB: [f64; 12] = [
+    0.69, 0.85, 0.97, 0.97, 0.93, 0.95, 0.88, 0.76, 0.55, 0.36, 0.36, 0.45,
+];
+
+#[test]
+#[ignore = "slow (1 200 spiking trials) and needs /work/tf_model.json"]
+fn grid_matches_matlab_curve() {
+    let model = tf_json::load(std::path::Path::new("/work/tf_model.json"));
+    let opts = SearchOptions {
+        window_start_override: Some(10_000),
+        refine: false,
+        seed: 1,
+        ..SearchOptions::default()
+    };
+    let r = grid_search(&model, &GoNoGo::default(), &opts, &AtomicBool::new(false)).unwrap();
+    let mad: f64 = r
+        .accuracies
+        .iter()
+        .zip(MATLAB)
+        .map(|(a, m)| (a - m).abs())
+        .sum::<f64>()
+        / 12.0;
+    assert!(mad <= 0.08, "mean |difference| {mad}: {:?}", r.accuracies);
+    assert!(r.best_accuracy >= 0.93, "{:?}", r.accuracies);
+    assert!((25.0..=45.0).contains(&r.best_lambda), "{}", r.best_lambda);
+}
