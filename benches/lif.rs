@@ -1,7 +1,6 @@
 //! One Go-NoGo LIF trial (N = 200, 20 000 steps of 0.05 ms, spikes and output
-//! recorded), single-threaded. Uses the MATLAB fixture's model when
-//! `/work/tf_model.json` exists, and always a freshly initialised N = 200
-//! network.
+//! recorded), single-threaded, on the MATLAB fixture's trained model and on a
+//! freshly initialised N = 200 network.
 
 use std::path::Path;
 
@@ -10,9 +9,6 @@ use spikernn::lif::{ConversionOptions, LifNetwork, SimOptions};
 use spikernn::rate::{NetConfig, RateModel};
 use spikernn::rng;
 use spikernn::task::{extend_stimulus, GoNoGo, Task};
-
-#[path = "../examples/common/tf_json.rs"]
-mod tf_json;
 
 fn bench_trial(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
     let net = LifNetwork::from_rate(model, lambda, &ConversionOptions::default()).unwrap();
@@ -31,11 +27,9 @@ fn bench_trial(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
 }
 
 fn trial(c: &mut Criterion) {
-    let path = Path::new("/work/tf_model.json");
-    if path.exists() {
-        let model = tf_json::load(path);
-        bench_trial(c, "go-nogo trial, fixture model, lambda 30", &model, 30.0);
-    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tf_sst_go_nogo_N200.mat");
+    let model = spikernn::model_file::load_model(&path).expect("fixture model");
+    bench_trial(c, "go-nogo trial, fixture model, lambda 30", &model, 30.0);
     let cfg = NetConfig::default();
     let model = RateModel::init(&cfg, 1, &mut rng::from_seed(3)).unwrap();
     bench_trial(c, "go-nogo trial, untrained N=200, lambda 30", &model, 30.0);

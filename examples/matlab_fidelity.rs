@@ -1,20 +1,17 @@
 //! Fidelity against MATLAB (acceptance 2–3): the 12-λ × 100-trial Go-NoGo
-//! search on the fixture model `tf_sst_go_nogo_N200` (exported to
-//! `/work/tf_model.json`, or the path given as the first argument), scored
+//! search on the fixture model `tests/fixtures/tf_sst_go_nogo_N200.mat` (or
+//! the model file given as the first argument), scored
 //! from spiking step 10 000 as MATLAB's `lambda_grid_search.m`, without
 //! refinement; then the default search with refinement, and the firing
 //! rates at λ 30 and 35.
 //!
-//! `cargo run --release --example matlab_fidelity [model.json] [threads]`
+//! `cargo run --release --example matlab_fidelity [model.mat] [threads]`
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use spikernn::search::{evaluate, grid_search, EvalOptions, SearchOptions};
 use spikernn::task::GoNoGo;
-
-mod common;
-use common::tf_json;
 
 const MATLAB: [f64; 12] = [
     0.69, 0.85, 0.97, 0.97, 0.93, 0.95, 0.88, 0.76, 0.55, 0.36, 0.36, 0.45,
@@ -25,13 +22,13 @@ fn main() {
     let path = args
         .get(1)
         .map(|s| s.as_str())
-        .unwrap_or("/work/tf_model.json");
+        .unwrap_or("tests/fixtures/tf_sst_go_nogo_N200.mat");
     let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2);
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
         .expect("thread pool");
-    let model = tf_json::load(std::path::Path::new(path));
+    let model = spikernn::model_file::load_model(std::path::Path::new(path)).expect("model file");
     let task = GoNoGo::default();
     let cancel = AtomicBool::new(false);
 

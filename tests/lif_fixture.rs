@@ -1,23 +1,23 @@
 //! Fidelity against MATLAB on the real model (acceptance 2), slow: run with
-//! `cargo test --release --test lif_fixture -- --ignored`. Needs the JSON
-//! export of the fixture at `/work/tf_model.json`.
+//! `cargo test --release --test lif_fixture -- --ignored`.
 
 use std::sync::atomic::AtomicBool;
 
 use spikernn::search::{grid_search, SearchOptions};
 use spikernn::task::GoNoGo;
 
-#[path = "../examples/common/tf_json.rs"]
-mod tf_json;
-
 const MATLAB: [f64; 12] = [
     0.69, 0.85, 0.97, 0.97, 0.93, 0.95, 0.88, 0.76, 0.55, 0.36, 0.36, 0.45,
 ];
 
 #[test]
-#[ignore = "slow (1 200 spiking trials) and needs /work/tf_model.json"]
+#[ignore = "slow: 1 200 spiking trials"]
 fn grid_matches_matlab_curve() {
-    let model = tf_json::load(std::path::Path::new("/work/tf_model.json"));
+    let model = spikernn::model_file::load_model(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tf_sst_go_nogo_N200.mat"),
+    )
+    .unwrap();
     let opts = SearchOptions {
         window_start_override: Some(10_000),
         refine: false,

@@ -1,3 +1,0 @@
-//! Helpers shared by the examples.
-#![allow(dead_code)]
-pub mod tf_json;
