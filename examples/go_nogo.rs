@@ -27,7 +27,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let task = GoNoGo::default();
 
     // Part 1: train the rate network (stops when loss < 7 and accuracy > 0.95).
-    let trained = train(&cfg.net_config()?, &cfg.train_config()?, &task, true, &cancel)?;
+    let trained = train(
+        &cfg.net_config()?,
+        &cfg.train_config()?,
+        &task,
+        true,
+        &cancel,
+    )?;
     println!(
         "trained in {} trials ({:.1} s), stopping rule met: {}",
         trained.trials, trained.seconds, trained.success

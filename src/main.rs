@@ -60,16 +60,16 @@ struct NetFlags {
     #[arg(long)]
     n: Option<usize>,
     /// Synaptic decay constant(s) in rate steps of 5 ms: one value (fixed) or MIN MAX (trained range) [4 20].
-    #[arg(long, num_args = 1..=2)]
+    #[arg(long, num_args = 1..=2, allow_negative_numbers = true)]
     taus: Option<Vec<f64>>,
     /// Probability that a unit is inhibitory, in [0, 1] [0.2].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     p_inh: Option<f64>,
     /// Initial connection probability, in (0, 1] [0.2].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     p_rec: Option<f64>,
     /// Gain of the gaus initial weights [1.5].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     gain: Option<f64>,
     /// Number of SOM units (inhibitory units that receive no inhibition) [0].
     #[arg(long)]
@@ -98,7 +98,7 @@ struct TrainFlags {
     #[arg(long)]
     eval_trials: Option<usize>,
     /// Adam learning rate [0.01].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Trials per Adam update [1].
     #[arg(long)]
@@ -107,10 +107,10 @@ struct TrainFlags {
     #[arg(long)]
     loss: Option<String>,
     /// Stopping rule: mean evaluation loss below this [7].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     loss_threshold: Option<f64>,
     /// Stopping rule: evaluation accuracy above this [0.95].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     acc_threshold: Option<f64>,
 }
 
@@ -134,7 +134,7 @@ struct SpikeFlags {
     #[arg(long)]
     keep_negative_weights: bool,
     /// Synaptic rise time in ms; 0 selects the single-exponential synapse [2].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     tr_ms: Option<f64>,
 }
 
@@ -203,7 +203,7 @@ struct EvalArgs {
     /// Model file (.mat).
     model: PathBuf,
     /// Scaling factor (default: the model's stored opt_scaling_factor).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lambda: Option<f64>,
     /// Number of fresh trials [200].
     #[arg(long)]
@@ -226,7 +226,7 @@ struct SimulateArgs {
     /// Model file (.mat).
     model: PathBuf,
     /// Scaling factor (default: the model's stored opt_scaling_factor).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lambda: Option<f64>,
     /// Trial type by name (e.g. go, nogo; ++, +-; ctx0:+-) or index.
     #[arg(long, default_value = "0")]
@@ -297,7 +297,7 @@ struct PlotArgs {
     #[arg(long)]
     out: PathBuf,
     /// Scaling factor for the spiking figures (default: the model's stored optimum).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lambda: Option<f64>,
     /// Task (default: the model's stored task, else inferred from its inputs).
     #[arg(long)]

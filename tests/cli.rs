@@ -1,0 +1,325 @@
+//! The command line: bad input gives a one-line error naming the flag, key or
+//! file, exits non-zero and leaves files as they were; same seed → same file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use spikernn::mat;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_spikernn"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("spawn spikernn")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The last non-empty stderr line, which must be the error.
+fn error_line(o: &Output) -> String {
+    assert!(!o.status.success(), "expected failure: {}", stderr(o));
+    let e = stderr(o);
+    let last = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    assert!(last.starts_with("error: "), "{e}");
+    last.to_string()
+}
+
+/// A tiny trained Go-NoGo model (N = 20, 30 trials) in `dir`.
+fn tiny_model(dir: &Path, name: &str, seed: &str) -> PathBuf {
+    let out = dir.join(name);
+    let o = run(&[
+        "train",
+        "--n",
+        "20",
+        "--n-trials",
+        "30",
+        "--eval-freq",
+        "10",
+        "--eval-trials",
+        "5",
+        "--seed",
+        seed,
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    for k in [
+        "task",
+        "n",
+        "seed",
+        "trials",
+        "eval_perf",
+        "eval_loss",
+        "success",
+        "seconds",
+        "out",
+    ] {
+        assert!(j.get(k).is_some(), "missing {k} in {j}");
+    }
+    assert_eq!(j["trials"], 30);
+    out
+}
+
+#[test]
+fn bad_train_flags_name_the_flag_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.mat");
+    let o = out.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--task", "flip-flop"], "task"),
+        (vec!["--n", "0"], "n"),
+        (vec!["--p-inh", "1.5"], "p-inh"),
+        (vec!["--p-inh", "-0.1"], "p-inh"),
+        (vec!["--taus", "20", "4"], "taus"),
+        (vec!["--lr", "0"], "lr"),
+        (vec!["--act", "tanh"], "activation"),
+    ];
+    for (flags, name) in cases {
+        let mut args = vec!["train", "--out", o];
+        args.extend(flags.iter());
+        let r = run(&args);
+        let line = error_line(&r);
+        assert!(line.contains(name), "{flags:?}: {line}");
+        assert_eq!(stderr(&r).trim().lines().count(), 1, "{}", stderr(&r));
+        assert!(!out.exists(), "{flags:?} left {}", out.display());
+    }
+    // An output path that cannot be written: under an existing file.
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let bad = file.join("m.mat");
+    let r = run(&["train", "--n", "10", "--out", bad.to_str().unwrap()]);
+    assert!(error_line(&r).contains("out"), "{}", stderr(&r));
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+#[test]
+fn same_seed_gives_identical_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = tiny_model(dir.path(), "a.mat", "4");
+    let b = tiny_model(dir.path(), "b.mat", "4");
+    let c = tiny_model(dir.path(), "c.mat", "5");
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
+    // And the contents are a model: every SPEC key is there.
+    let f = mat::read(&a).unwrap();
+    for k in [
+        "w",
+        "w0",
+        "m",
+        "som_m",
+        "w_in",
+        "w_out",
+        "b_out",
+        "N",
+        "som_N",
+        "inh",
+        "exc",
+        "taus",
+        "taus_gaus",
+        "taus_gaus0",
+        "activation",
+        "losses",
+        "tr",
+        "eval_perf_mean",
+        "eval_loss_mean",
+    ] {
+        assert!(f.get(k).is_some(), "missing {k}");
+    }
+}
+
+#[test]
+fn search_errors_and_interrupts_leave_the_model_file_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = tiny_model(dir.path(), "m.mat", "1");
+    let before = std::fs::read(&m).unwrap();
+    let ms = m.to_str().unwrap();
+
+    let r = run(&["search", ms, "--lambdas", "0,10", "--trials", "2"]);
+    assert!(error_line(&r).contains("lambdas"), "{}", stderr(&r));
+    let r = run(&["eval", ms, "--lambda", "-5", "--trials", "2"]);
+    assert!(error_line(&r).contains("lambda"), "{}", stderr(&r));
+    assert_eq!(std::fs::read(&m).unwrap(), before);
+
+    // Ctrl-C during a long search: non-zero exit, file untouched.
+    let child = bin()
+        .args([
+            "search",
+            ms,
+            "--lambdas",
+            "20:75:1",
+            "--trials",
+            "400",
+            "--json",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let k = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(k.success());
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&m).unwrap(), before);
+
+    // A short search stores its results and keeps every other variable.
+    let r = run(&[
+        "search",
+        ms,
+        "--lambdas",
+        "25,50",
+        "--trials",
+        "4",
+        "--no-refine",
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let j: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&r.stdout).lines().last().unwrap()).unwrap();
+    for k in [
+        "lambdas",
+        "accuracies",
+        "refined_lambdas",
+        "refined_accuracies",
+        "best_lambda",
+        "best_accuracy",
+    ] {
+        assert!(j.get(k).is_some(), "missing {k} in {j}");
+    }
+    let f = mat::read(&m).unwrap();
+    let old = mat::parse(&before, &m).unwrap();
+    for v in &old.vars {
+        assert_eq!(f.get(&v.name), Some(v), "{} changed", v.name);
+    }
+    assert_eq!(
+        f.get("scaling_factors").unwrap().to_f64().unwrap(),
+        vec![25.0, 50.0]
+    );
+    assert!(f.get("opt_scaling_factor").is_some() && f.get("all_perfs").is_some());
+
+    // eval then uses the stored optimum and reports the JSON keys.
+    let r = run(&["eval", ms, "--trials", "4", "--json"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let j: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&r.stdout).lines().last().unwrap()).unwrap();
+    for k in [
+        "lambda",
+        "accuracy",
+        "per_type",
+        "ci95",
+        "rate_exc_hz",
+        "rate_inh_hz",
+    ] {
+        assert!(j.get(k).is_some(), "missing {k} in {j}");
+    }
+}
+
+#[test]
+fn missing_key_is_named_and_file_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = tiny_model(dir.path(), "m.mat", "2");
+    let f = mat::read(&m).unwrap();
+    let vars: Vec<_> = f.vars.into_iter().filter(|v| v.name != "w_out").collect();
+    let broken = dir.path().join("broken.mat");
+    mat::write(&broken, &vars).unwrap();
+    let before = std::fs::read(&broken).unwrap();
+    for cmd in ["search", "eval"] {
+        let r = run(&[cmd, broken.to_str().unwrap(), "--lambda", "30"]);
+        let r = if cmd == "search" {
+            run(&[cmd, broken.to_str().unwrap()])
+        } else {
+            r
+        };
+        let line = error_line(&r);
+        assert!(
+            line.contains("w_out") && line.contains("broken.mat"),
+            "{line}"
+        );
+    }
+    assert_eq!(std::fs::read(&broken).unwrap(), before);
+    let r = run(&["eval", dir.path().join("nope.mat").to_str().unwrap()]);
+    assert!(error_line(&r).contains("nope.mat"));
+}
+
+#[test]
+fn simulate_writes_spikes_and_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = tiny_model(dir.path(), "m.mat", "3");
+    let out = dir.path().join("sim.mat");
+    let r = run(&[
+        "simulate",
+        m.to_str().unwrap(),
+        "--lambda",
+        "30",
+        "--trial-type",
+        "go",
+        "--record",
+        "rs,REC",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let f = mat::read(&out).unwrap();
+    assert_eq!(f.get("spk").unwrap().dims, vec![20, 20_000]);
+    assert!(matches!(f.get("spk").unwrap().data, mat::MatData::Bool(_)));
+    assert_eq!(f.get("out").unwrap().dims, vec![1, 20_000]);
+    assert_eq!(f.get("REC").unwrap().dims, vec![20, 20_000]);
+    assert_eq!(f.get("rs").unwrap().dims, vec![20, 20_000]);
+    assert!(f.get("IPSC").is_none());
+    let dt = f.get("dt").unwrap().to_f64().unwrap()[0];
+    assert!((dt - 5e-5).abs() < 1e-12);
+    let r = run(&[
+        "simulate",
+        m.to_str().unwrap(),
+        "--lambda",
+        "30",
+        "--trial-type",
+        "maybe",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(error_line(&r).contains("trial-type"));
+}
+
+#[test]
+fn run_refuses_an_existing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("keep.txt");
+    std::fs::write(&keep, b"mine").unwrap();
+    let r = run(&["run", "--out", dir.path().to_str().unwrap(), "--n", "10"]);
+    let line = error_line(&r);
+    assert!(line.contains("--force") && line.contains("out"), "{line}");
+    assert_eq!(std::fs::read(&keep).unwrap(), b"mine");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn config_prints_a_loadable_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&["config", "--task", "mante"]);
+    assert!(r.status.success());
+    let text = String::from_utf8_lossy(&r.stdout).into_owned();
+    assert!(
+        text.contains("task = \"mante\"") && text.contains("n = 250"),
+        "{text}"
+    );
+    let p = dir.path().join("run.toml");
+    std::fs::write(&p, text.replace("n = 250", "n = 0")).unwrap();
+    let r = run(&[
+        "run",
+        "--config",
+        p.to_str().unwrap(),
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
+    assert!(error_line(&r).contains("n"), "{}", stderr(&r));
+}
