@@ -731,6 +731,24 @@ fn title_and_legend<DB: DrawingBackend>(
 }
 
 /// A standard cartesian chart with labelled axes and light grid.
+/// The dashed grey line at the 95 % accuracy criterion, with its legend entry.
+fn draw_criterion_line<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x: &Range<f64>,
+) -> DrawResult<()> {
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(x.start, 95.0), (x.end, 95.0)],
+            8,
+            5,
+            GRAY_COLOR.stroke_width(2),
+        ))
+        .msg()?
+        .label("95 % criterion")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GRAY_COLOR.stroke_width(2)));
+    Ok(())
+}
+
 fn plain_chart<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     caption: Option<&str>,
@@ -913,18 +931,7 @@ impl Figure for LossFigure<'_> {
                 "training trial",
                 "evaluation accuracy (%)",
             )?;
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(x.start, 95.0), (x.end, 95.0)],
-                    8,
-                    5,
-                    GRAY_COLOR.stroke_width(2),
-                ))
-                .msg()?
-                .label("95 % criterion")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], GRAY_COLOR.stroke_width(2))
-                });
+            draw_criterion_line(&mut chart, &x)?;
             chart
                 .draw_series(LineSeries::new(
                     acc.iter().copied(),
@@ -1288,18 +1295,7 @@ impl Figure for LambdaFigure<'_> {
             "scaling factor λ (dimensionless)",
             "spiking accuracy (%)",
         )?;
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(x.start, 95.0), (x.end, 95.0)],
-                8,
-                5,
-                GRAY_COLOR.stroke_width(2),
-            ))
-            .msg()?
-            .label("95 % criterion")
-            .legend(|(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], GRAY_COLOR.stroke_width(2))
-            });
+        draw_criterion_line(&mut chart, &x)?;
         chart
             .draw_series(LineSeries::new(
                 coarse.iter().copied(),

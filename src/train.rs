@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{Array1, Array2, Zip};
+use ndarray::Zip;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -131,11 +131,12 @@ impl Adam {
             *v = B2 * *v + (1.0 - B2) * g * g;
             *p -= lr * (*m / c1) / ((*v / c2).sqrt() + EPS);
         };
-        fn arr2(
-            p: &mut Array2<f64>,
-            g: &Array2<f64>,
-            m: &mut Array2<f64>,
-            v: &mut Array2<f64>,
+        /// Apply `f` to matching entries of four standard-layout arrays.
+        fn each<D: ndarray::Dimension>(
+            p: &mut ndarray::Array<f64, D>,
+            g: &ndarray::Array<f64, D>,
+            m: &mut ndarray::Array<f64, D>,
+            v: &mut ndarray::Array<f64, D>,
             f: &impl Fn(&mut f64, f64, &mut f64, &mut f64),
         ) {
             Zip::from(p)
@@ -144,21 +145,8 @@ impl Adam {
                 .and(v)
                 .for_each(|p, &g, m, v| f(p, g, m, v));
         }
-        fn arr1(
-            p: &mut Array1<f64>,
-            g: &Array1<f64>,
-            m: &mut Array1<f64>,
-            v: &mut Array1<f64>,
-            f: &impl Fn(&mut f64, f64, &mut f64, &mut f64),
-        ) {
-            Zip::from(p)
-                .and(g)
-                .and(m)
-                .and(v)
-                .for_each(|p, &g, m, v| f(p, g, m, v));
-        }
-        arr2(&mut model.w, &g.w, &mut self.m.w, &mut self.v.w, &upd);
-        arr1(
+        each(&mut model.w, &g.w, &mut self.m.w, &mut self.v.w, &upd);
+        each(
             &mut model.w_out,
             &g.w_out,
             &mut self.m.w_out,
@@ -172,7 +160,7 @@ impl Adam {
             &mut self.v.b_out,
         );
         if model.taus.trained() {
-            arr1(
+            each(
                 &mut model.taus_gaus,
                 &g.taus_gaus,
                 &mut self.m.taus_gaus,
