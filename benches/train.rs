@@ -15,9 +15,10 @@ fn bench_train_trial(c: &mut Criterion) {
     let mut adam = Adam::new(200, 0.01);
     let mut grads = Grads::zeros(200);
     let mut ws = Workspace::default();
+    let mut prep = Prepared::new(&model);
     c.bench_function("go_nogo_train_trial_n200", |b| {
         b.iter(|| {
-            let prep = Prepared::new(&model);
+            prep.refresh(&model);
             grads.clear();
             let trial = task.sample(&mut r);
             let l = loss_and_grad(&model, &prep, &trial, Loss::L2, &mut r, &mut ws, &mut grads);

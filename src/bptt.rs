@@ -161,25 +161,42 @@ impl Prepared {
     /// in f32 (see the type's doc).
     pub fn new(model: &RateModel) -> Self {
         let mut p = Self::exact(model);
-        let to32 = |a: &Array2<f64>| a.iter().map(|&v| v as f32).collect::<Vec<f32>>();
-        p.single = Some((to32(&p.w_eff), to32(&p.w_eff_t)));
+        p.single = Some((Vec::new(), Vec::new()));
+        p.refresh(model);
         p
     }
 
     /// As [`Prepared::new`] but with every product in f64.
     pub fn exact(model: &RateModel) -> Self {
-        let w_eff = model.effective_weights();
-        let w_eff_t = w_eff.t().as_standard_layout().into_owned();
-        let tau = model.tau_steps();
-        let alpha = tau.mapv(|t| 1.0 - 1.0 / t);
-        let beta = tau.mapv(|t| 1.0 / t);
-        Prepared {
-            w_eff,
-            w_eff_t,
+        let n = model.n();
+        let mut p = Prepared {
+            w_eff: Array2::zeros((n, n)),
+            w_eff_t: Array2::zeros((n, n)),
             single: None,
-            tau,
-            alpha,
-            beta,
+            tau: Array1::zeros(n),
+            alpha: Array1::zeros(n),
+            beta: Array1::zeros(n),
+        };
+        p.refresh(model);
+        p
+    }
+
+    /// Recompute everything from `model` (same N) in place, without
+    /// allocating: called once per training update.
+    pub fn refresh(&mut self, model: &RateModel) {
+        model.effective_weights_into(&model.w, &mut self.w_eff);
+        self.w_eff_t.assign(&self.w_eff.t());
+        for (i, &g) in model.taus_gaus.iter().enumerate() {
+            let t = model.taus.tau(g);
+            self.tau[i] = t;
+            self.alpha[i] = 1.0 - 1.0 / t;
+            self.beta[i] = 1.0 / t;
+        }
+        if let Some((w32, wt32)) = &mut self.single {
+            w32.clear();
+            w32.extend(self.w_eff.iter().map(|&v| v as f32));
+            wt32.clear();
+            wt32.extend(self.w_eff_t.iter().map(|&v| v as f32));
         }
     }
 }
@@ -219,6 +236,8 @@ pub struct Trace {
     pub o: Vec<f64>,
     /// f32 copy of r_{t−1} for the single-precision product.
     scratch: Vec<f32>,
+    /// Input drive w_in u_t for every step (T×N).
+    drive_in: Array2<f64>,
 }
 
 /// Dot product with 16 independent accumulators so the compiler can keep
@@ -437,7 +456,10 @@ pub fn forward(
     trace.o.clear();
     let act = model.activation;
     // Input drive for all steps at once: (T×n_in)·(n_in×N).
-    let drive_in = u.t().dot(&model.w_in.t());
+    if trace.drive_in.dim() != (t_len, n) {
+        trace.drive_in = Array2::zeros((t_len, n));
+    }
+    ndarray::linalg::general_mat_mul(1.0, &u.t(), &model.w_in.t(), 0.0, &mut trace.drive_in);
     for i in 0..n {
         let z: f64 = StandardNormal.sample(rng);
         trace.x[[0, i]] = z / 100.0;
@@ -453,7 +475,7 @@ pub fn forward(
         let mut a_row = trace.a.row_mut(t);
         let a = a_row.as_slice_mut().expect("contiguous");
         prep.product(false, r_prev, a, &mut trace.scratch);
-        let din = drive_in.row(t - 1);
+        let din = trace.drive_in.row(t - 1);
         for (ai, di) in a.iter_mut().zip(din.iter()) {
             *ai += di;
         }

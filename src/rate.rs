@@ -436,16 +436,21 @@ impl RateModel {
     /// Effective recurrent matrix W = (relu(w)·m) ⊙ som_m (Dale) or
     /// (w·m) ⊙ som_m (no Dale), computed from raw weights `w`.
     pub fn effective_weights_of(&self, w: &Array2<f64>) -> Array2<f64> {
-        let s = self.signs();
         let mut out = Array2::zeros(w.raw_dim());
-        ndarray::Zip::indexed(&mut out)
+        self.effective_weights_into(w, &mut out);
+        out
+    }
+
+    /// [`RateModel::effective_weights_of`] written into `out` (same shape as `w`).
+    pub fn effective_weights_into(&self, w: &Array2<f64>, out: &mut Array2<f64>) {
+        let s = self.signs();
+        ndarray::Zip::indexed(out)
             .and(w)
             .and(&self.som_m)
             .for_each(|(_, j), o, &wij, &sm| {
                 let v = if self.dale { wij.max(0.0) } else { wij };
                 *o = v * s[j] * sm;
             });
-        out
     }
 
     /// Effective recurrent matrix of the trained weights.

@@ -294,12 +294,13 @@ pub fn train_model(
     let mut success = false;
     let mut trials = 0;
     let mut last_acc = f64::NAN;
+    let mut prep = Prepared::new(&model);
     while trials < cfg.n_trials {
         if cancel.load(Ordering::Relaxed) {
             bar.abandon();
             return Err(Error::Interrupted);
         }
-        let prep = Prepared::new(&model);
+        prep.refresh(&model);
         grads.clear();
         let b = cfg.batch.min(cfg.n_trials - trials);
         let mut batch_loss = 0.0;
