@@ -8,36 +8,62 @@ use std::path::PathBuf;
 pub enum Error {
     /// A parameter is out of range or malformed; `name` is the flag/field.
     #[error("invalid {name}: {msg}")]
-    Param { name: String, msg: String },
+    Param {
+        /// The flag or field, e.g. `p-inh`.
+        name: String,
+        /// What is wrong with it.
+        msg: String,
+    },
 
     /// Reading or writing a file failed at the OS level.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
 
     /// A `.mat` file is malformed or cannot be parsed.
     #[error("{}: malformed .mat file: {msg}", path.display())]
-    MatFormat { path: PathBuf, msg: String },
+    MatFormat {
+        /// The file.
+        path: PathBuf,
+        /// What is malformed (names the variable when known).
+        msg: String,
+    },
 
     /// A model file lacks a key the caller needs.
     #[error("{}: missing key '{key}'", path.display())]
-    MissingKey { path: PathBuf, key: String },
+    MissingKey {
+        /// The file.
+        path: PathBuf,
+        /// The missing variable.
+        key: String,
+    },
 
     /// A key in a model file has the wrong shape or content.
     #[error("{}: key '{key}': expected {expected}, found {found}", path.display())]
     BadKey {
+        /// The file.
         path: PathBuf,
+        /// The variable.
         key: String,
+        /// What was expected (e.g. a shape).
         expected: String,
+        /// What the file holds.
         found: String,
     },
 
     /// Training diverged (NaN or infinite loss).
     #[error("training diverged at trial {trial}: loss is {loss}")]
-    Diverged { trial: usize, loss: f64 },
+    Diverged {
+        /// The training trial (1-based) whose loss was not finite.
+        trial: usize,
+        /// The loss value.
+        loss: f64,
+    },
 
     /// The user interrupted a long computation (Ctrl-C).
     #[error("interrupted")]
@@ -46,14 +72,21 @@ pub enum Error {
     /// A step of the pipeline failed; `source` says why.
     #[error("step '{step}' failed: {source}")]
     Step {
+        /// The step: train, search, eval, figures or report.
         step: String,
+        /// Why it failed.
         #[source]
         source: Box<Error>,
     },
 
     /// Producing a figure failed.
     #[error("plot {}: {msg}", path.display())]
-    Plot { path: PathBuf, msg: String },
+    Plot {
+        /// The figure file.
+        path: PathBuf,
+        /// The plotting error.
+        msg: String,
+    },
 }
 
 /// Result alias for the library.

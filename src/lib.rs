@@ -20,6 +20,8 @@
 //! - [`pipeline`] — the whole tutorial in one call;
 //! - [`rng`] — seeded random streams.
 
+#![warn(missing_docs)]
+
 pub mod bptt;
 pub mod config;
 pub mod error;

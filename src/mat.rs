@@ -203,7 +203,7 @@ pub struct MatVar {
 }
 
 impl MatVar {
-    /// A variable from its parts (no checks; [`write`] checks consistency).
+    /// A variable from its parts (no checks; [`write()`] checks consistency).
     pub fn new(name: impl Into<String>, dims: Vec<usize>, data: MatData) -> Self {
         MatVar {
             name: name.into(),

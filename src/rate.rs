@@ -169,7 +169,7 @@ impl Taus {
             _ => Ok(()),
         }
     }
-    /// The file form: [tau] or [min, max].
+    /// The file form: `[tau]` or `[min, max]`.
     pub fn to_vec(&self) -> Vec<f64> {
         match *self {
             Taus::Fixed(t) => vec![t],

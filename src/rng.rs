@@ -1,5 +1,5 @@
 //! Seeded random streams. Every random draw in the crate comes from a
-//! [`Xoshiro256PlusPlus`] generator made here, so a seed reproduces a run bit
+//! [`Xoshiro256PlusPlus`](Rng) generator made here, so a seed reproduces a run bit
 //! for bit, and parallel work (one stream per trial) gives the same result for
 //! any thread count.
 
