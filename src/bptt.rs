@@ -242,8 +242,8 @@ pub struct Trace {
 
 /// Dot product with 16 independent accumulators so the compiler can keep
 /// several SIMD registers busy.
-#[inline(always)]
-fn dot_impl(a: &[f64], b: &[f64]) -> f64 {
+#[inline]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 16];
     let ca = a.chunks_exact(16);
     let cb = b.chunks_exact(16);
@@ -261,87 +261,6 @@ fn dot_impl(a: &[f64], b: &[f64]) -> f64 {
         s += v;
     }
     s + tail
-}
-
-#[inline(always)]
-fn matvec_portable(m: &[f64], n_cols: usize, v: &[f64], y: &mut [f64]) {
-    for (yi, row) in y.iter_mut().zip(m.chunks_exact(n_cols)) {
-        *yi = dot_impl(row, v);
-    }
-}
-
-/// y = M v on AVX2 + FMA hardware, with explicit 4-wide fused multiply-adds
-/// (four independent accumulators to hide the FMA latency).
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA; `m.len() == y.len() * n_cols` and
-/// `v.len() == n_cols`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn matvec_avx2(m: &[f64], n_cols: usize, v: &[f64], y: &mut [f64]) {
-    use std::arch::x86_64::*;
-    debug_assert_eq!(m.len(), y.len() * n_cols);
-    debug_assert_eq!(v.len(), n_cols);
-    let vp = v.as_ptr();
-    for (i, yi) in y.iter_mut().enumerate() {
-        let rp = m.as_ptr().add(i * n_cols);
-        let mut a0 = _mm256_setzero_pd();
-        let mut a1 = _mm256_setzero_pd();
-        let mut a2 = _mm256_setzero_pd();
-        let mut a3 = _mm256_setzero_pd();
-        let mut k = 0;
-        while k + 16 <= n_cols {
-            a0 = _mm256_fmadd_pd(_mm256_loadu_pd(rp.add(k)), _mm256_loadu_pd(vp.add(k)), a0);
-            a1 = _mm256_fmadd_pd(
-                _mm256_loadu_pd(rp.add(k + 4)),
-                _mm256_loadu_pd(vp.add(k + 4)),
-                a1,
-            );
-            a2 = _mm256_fmadd_pd(
-                _mm256_loadu_pd(rp.add(k + 8)),
-                _mm256_loadu_pd(vp.add(k + 8)),
-                a2,
-            );
-            a3 = _mm256_fmadd_pd(
-                _mm256_loadu_pd(rp.add(k + 12)),
-                _mm256_loadu_pd(vp.add(k + 12)),
-                a3,
-            );
-            k += 16;
-        }
-        while k + 4 <= n_cols {
-            a0 = _mm256_fmadd_pd(_mm256_loadu_pd(rp.add(k)), _mm256_loadu_pd(vp.add(k)), a0);
-            k += 4;
-        }
-        let s = _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3));
-        let mut lanes = [0.0f64; 4];
-        _mm256_storeu_pd(lanes.as_mut_ptr(), s);
-        let mut acc = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-        while k < n_cols {
-            acc += *rp.add(k) * *vp.add(k);
-            k += 1;
-        }
-        *yi = acc;
-    }
-}
-
-/// y = M v for a row-major (standard layout) matrix. Dispatches at run time to
-/// an AVX2/FMA build of the same loop where the CPU has it (the default
-/// x86-64 target only assumes SSE2).
-#[inline]
-fn matvec(m: ArrayView2<f64>, v: &[f64], y: &mut [f64]) {
-    let n_cols = m.ncols();
-    let ms = m.to_slice().expect("standard layout");
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the features were detected just above.
-            unsafe { matvec_avx2(ms, n_cols, v, y) };
-            return;
-        }
-    }
-    matvec_portable(ms, n_cols, v, y)
 }
 
 /// y = M v in single precision on AVX2 + FMA hardware (eight lanes, four
@@ -430,10 +349,13 @@ fn matvec32(m: &[f32], n_cols: usize, v: &[f32], y: &mut [f64]) {
     }
 }
 
-/// Dot product (portable build).
-#[inline]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    dot_impl(a, b)
+/// y = M v for a row-major (standard layout) matrix, in f64: the exact path
+/// ([`Prepared::exact`]); training uses the f32 products.
+fn matvec(m: ArrayView2<f64>, v: &[f64], y: &mut [f64]) {
+    let ms = m.to_slice().expect("standard layout");
+    for (yi, row) in y.iter_mut().zip(ms.chunks_exact(m.ncols())) {
+        *yi = dot(row, v);
+    }
 }
 
 /// Run the network on stimulus `u` (n_in × T), drawing the initial state and

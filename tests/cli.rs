@@ -18,6 +18,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The JSON object on the last line of stdout.
+fn last_json(o: &Output) -> serde_json::Value {
+    let out = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(out.lines().last().expect("stdout line")).expect("JSON")
+}
+
 /// The last non-empty stderr line, which must be the error.
 fn error_line(o: &Output) -> String {
     assert!(!o.status.success(), "expected failure: {}", stderr(o));
@@ -47,8 +53,7 @@ fn tiny_model(dir: &Path, name: &str, seed: &str) -> PathBuf {
         "--json",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let j = last_json(&o);
     for k in [
         "task",
         "n",
@@ -183,8 +188,7 @@ fn search_errors_and_interrupts_leave_the_model_file_unchanged() {
         "--json",
     ]);
     assert!(r.status.success(), "{}", stderr(&r));
-    let j: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&r.stdout).lines().last().unwrap()).unwrap();
+    let j = last_json(&r);
     for k in [
         "lambdas",
         "accuracies",
@@ -209,8 +213,7 @@ fn search_errors_and_interrupts_leave_the_model_file_unchanged() {
     // eval then uses the stored optimum and reports the JSON keys.
     let r = run(&["eval", ms, "--trials", "4", "--json"]);
     assert!(r.status.success(), "{}", stderr(&r));
-    let j: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&r.stdout).lines().last().unwrap()).unwrap();
+    let j = last_json(&r);
     for k in [
         "lambda",
         "accuracy",
