@@ -144,10 +144,15 @@ impl Grads {
 pub struct Prepared {
     /// Effective recurrent matrix W (N×N, row = postsynaptic).
     pub w_eff: Array2<f64>,
-    /// Wᵀ, contiguous, for the backward pass.
+    /// Wᵀ, contiguous, for the backward pass of the exact (f64) path; empty
+    /// (0×0) when the products run in f32.
     pub w_eff_t: Array2<f64>,
     /// f32 copies of W and Wᵀ (row-major), if products run in f32.
     single: Option<(Vec<f32>, Vec<f32>)>,
+    /// Flat (row-major) indices of the raw weights that ∂L/∂w can reach:
+    /// under Dale's principle only w_ij > 0 (relu' = 0 elsewhere); `None`
+    /// without Dale's principle (every entry).
+    live: Option<Vec<u32>>,
     /// τ_i (rate steps).
     pub tau: Array1<f64>,
     /// 1 − 1/τ_i.
@@ -160,19 +165,21 @@ impl Prepared {
     /// Derive W, Wᵀ and the decay factors from `model`; recurrent products
     /// in f32 (see the type's doc).
     pub fn new(model: &RateModel) -> Self {
-        let mut p = Self::exact(model);
-        p.single = Some((Vec::new(), Vec::new()));
-        p.refresh(model);
-        p
+        Self::build(model, true)
     }
 
     /// As [`Prepared::new`] but with every product in f64.
     pub fn exact(model: &RateModel) -> Self {
+        Self::build(model, false)
+    }
+
+    fn build(model: &RateModel, single: bool) -> Self {
         let n = model.n();
         let mut p = Prepared {
             w_eff: Array2::zeros((n, n)),
-            w_eff_t: Array2::zeros((n, n)),
-            single: None,
+            w_eff_t: Array2::zeros(if single { (0, 0) } else { (n, n) }),
+            single: single.then(|| (vec![0.0; n * n], vec![0.0; n * n])),
+            live: None,
             tau: Array1::zeros(n),
             alpha: Array1::zeros(n),
             beta: Array1::zeros(n),
@@ -185,18 +192,43 @@ impl Prepared {
     /// allocating: called once per training update.
     pub fn refresh(&mut self, model: &RateModel) {
         model.effective_weights_into(&model.w, &mut self.w_eff);
-        self.w_eff_t.assign(&self.w_eff.t());
         for (i, &g) in model.taus_gaus.iter().enumerate() {
             let t = model.taus.tau(g);
             self.tau[i] = t;
             self.alpha[i] = 1.0 - 1.0 / t;
             self.beta[i] = 1.0 / t;
         }
-        if let Some((w32, wt32)) = &mut self.single {
-            w32.clear();
-            w32.extend(self.w_eff.iter().map(|&v| v as f32));
-            wt32.clear();
-            wt32.extend(self.w_eff_t.iter().map(|&v| v as f32));
+        if model.dale {
+            let live = self.live.get_or_insert_with(Vec::new);
+            live.clear();
+            for (k, &v) in model.w.iter().enumerate() {
+                if v > 0.0 {
+                    live.push(k as u32);
+                }
+            }
+        } else {
+            self.live = None;
+        }
+        match &mut self.single {
+            Some((w32, wt32)) => {
+                let n = self.w_eff.nrows();
+                let we = self.w_eff.as_slice().expect("standard layout");
+                for (d, &v) in w32.iter_mut().zip(we) {
+                    *d = v as f32;
+                }
+                // Blocked transpose of the f32 copy.
+                const B: usize = 16;
+                for i0 in (0..n).step_by(B) {
+                    for j0 in (0..n).step_by(B) {
+                        for i in i0..(i0 + B).min(n) {
+                            for j in j0..(j0 + B).min(n) {
+                                wt32[j * n + i] = w32[i * n + j];
+                            }
+                        }
+                    }
+                }
+            }
+            None => self.w_eff_t.assign(&self.w_eff.t()),
         }
     }
 }
@@ -264,7 +296,8 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// y = M v in single precision on AVX2 + FMA hardware (eight lanes, four
-/// accumulators), widened to f64.
+/// accumulators per row), widened to f64. Rows go in pairs that share the
+/// loads of v; each row's sum is formed in the same order as a row alone.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA; `m.len() == y.len() * n_cols` and
@@ -276,45 +309,68 @@ unsafe fn matvec32_avx2(m: &[f32], n_cols: usize, v: &[f32], y: &mut [f64]) {
     debug_assert_eq!(m.len(), y.len() * n_cols);
     debug_assert_eq!(v.len(), n_cols);
     let vp = v.as_ptr();
-    for (i, yi) in y.iter_mut().enumerate() {
+    /// Sum of the eight lanes of four accumulators, widened to f64, plus
+    /// the scalar tail of the row from column `k`.
+    #[inline(always)]
+    unsafe fn finish(
+        acc: [__m256; 4],
+        rp: *const f32,
+        vp: *const f32,
+        mut k: usize,
+        n_cols: usize,
+    ) -> f64 {
+        let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        let mut lanes = [0.0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), s);
+        let mut total: f64 = lanes.iter().map(|&x| x as f64).sum();
+        while k < n_cols {
+            total += (*rp.add(k) * *vp.add(k)) as f64;
+            k += 1;
+        }
+        total
+    }
+    let n_rows = y.len();
+    let mut i = 0;
+    while i + 2 <= n_rows {
         let rp = m.as_ptr().add(i * n_cols);
-        let mut a0 = _mm256_setzero_ps();
-        let mut a1 = _mm256_setzero_ps();
-        let mut a2 = _mm256_setzero_ps();
-        let mut a3 = _mm256_setzero_ps();
+        let rq = rp.add(n_cols);
+        let z = _mm256_setzero_ps();
+        let (mut a, mut b) = ([z; 4], [z; 4]);
         let mut k = 0;
         while k + 32 <= n_cols {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k)), _mm256_loadu_ps(vp.add(k)), a0);
-            a1 = _mm256_fmadd_ps(
-                _mm256_loadu_ps(rp.add(k + 8)),
-                _mm256_loadu_ps(vp.add(k + 8)),
-                a1,
-            );
-            a2 = _mm256_fmadd_ps(
-                _mm256_loadu_ps(rp.add(k + 16)),
-                _mm256_loadu_ps(vp.add(k + 16)),
-                a2,
-            );
-            a3 = _mm256_fmadd_ps(
-                _mm256_loadu_ps(rp.add(k + 24)),
-                _mm256_loadu_ps(vp.add(k + 24)),
-                a3,
-            );
+            for l in 0..4 {
+                let vv = _mm256_loadu_ps(vp.add(k + 8 * l));
+                a[l] = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k + 8 * l)), vv, a[l]);
+                b[l] = _mm256_fmadd_ps(_mm256_loadu_ps(rq.add(k + 8 * l)), vv, b[l]);
+            }
             k += 32;
         }
         while k + 8 <= n_cols {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k)), _mm256_loadu_ps(vp.add(k)), a0);
+            let vv = _mm256_loadu_ps(vp.add(k));
+            a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k)), vv, a[0]);
+            b[0] = _mm256_fmadd_ps(_mm256_loadu_ps(rq.add(k)), vv, b[0]);
             k += 8;
         }
-        let s = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-        let mut lanes = [0.0f32; 8];
-        _mm256_storeu_ps(lanes.as_mut_ptr(), s);
-        let mut acc: f64 = lanes.iter().map(|&x| x as f64).sum();
-        while k < n_cols {
-            acc += (*rp.add(k) * *vp.add(k)) as f64;
-            k += 1;
+        y[i] = finish(a, rp, vp, k, n_cols);
+        y[i + 1] = finish(b, rq, vp, k, n_cols);
+        i += 2;
+    }
+    if i < n_rows {
+        let rp = m.as_ptr().add(i * n_cols);
+        let mut a = [_mm256_setzero_ps(); 4];
+        let mut k = 0;
+        while k + 32 <= n_cols {
+            for (l, al) in a.iter_mut().enumerate() {
+                let vv = _mm256_loadu_ps(vp.add(k + 8 * l));
+                *al = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k + 8 * l)), vv, *al);
+            }
+            k += 32;
         }
-        *yi = acc;
+        while k + 8 <= n_cols {
+            a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k)), _mm256_loadu_ps(vp.add(k)), a[0]);
+            k += 8;
+        }
+        y[i] = finish(a, rp, vp, k, n_cols);
     }
 }
 
@@ -361,11 +417,11 @@ fn matvec(m: ArrayView2<f64>, v: &[f64], y: &mut [f64]) {
 /// Run the network on stimulus `u` (n_in × T), drawing the initial state and
 /// the per-step noise from `rng` (N + (T−1)·N standard normals, in that
 /// order). Fills `trace`, reusing its buffers.
-pub fn forward(
+pub fn forward<R: RngCore + ?Sized>(
     model: &RateModel,
     prep: &Prepared,
     u: &Array2<f64>,
-    rng: &mut dyn RngCore,
+    rng: &mut R,
     trace: &mut Trace,
 ) {
     let n = model.n();
@@ -403,15 +459,19 @@ pub fn forward(
         }
         let (xp, mut xc) = trace.x.view_mut().split_at(Axis(0), t);
         let x_prev = xp.row(t - 1);
+        let x_prev = &x_prev.as_slice().expect("contiguous")[..n];
         let mut x_cur = xc.row_mut(0);
+        let x_cur = &mut x_cur.as_slice_mut().expect("contiguous")[..n];
         let mut r_cur = cur.row_mut(0);
+        let r_cur = &mut r_cur.as_slice_mut().expect("contiguous")[..n];
+        let (alpha, beta, a) = (&alpha[..n], &beta[..n], &a[..n]);
         for i in 0..n {
             let z: f64 = StandardNormal.sample(rng);
             let x = alpha[i] * x_prev[i] + beta[i] * a[i] + 0.1 * z;
             x_cur[i] = x;
             r_cur[i] = act.f(x);
         }
-        let o = dot(r_cur.as_slice().expect("contiguous"), w_out) + model.b_out;
+        let o = dot(r_cur, w_out) + model.b_out;
         trace.o.push(o);
     }
 }
@@ -431,12 +491,12 @@ pub struct Workspace {
 
 /// Forward pass on `trial.u`, loss against `trial.target` (T−1 samples) and
 /// gradients added to `grads`. Returns the loss.
-pub fn loss_and_grad(
+pub fn loss_and_grad<R: RngCore + ?Sized>(
     model: &RateModel,
     prep: &Prepared,
     trial: &Trial,
     loss: Loss,
-    rng: &mut dyn RngCore,
+    rng: &mut R,
     ws: &mut Workspace,
     grads: &mut Grads,
 ) -> f64 {
@@ -474,19 +534,29 @@ pub fn loss_and_grad(
             dr.fill(0.0);
         }
         let x = tr.x.row(t);
+        let x = x.as_slice().expect("contiguous");
         let x_prev = tr.x.row(t - 1);
+        let x_prev = x_prev.as_slice().expect("contiguous");
         let a = tr.a.row(t);
+        let a = a.as_slice().expect("contiguous");
         let r = tr.r.row(t);
+        let r = r.as_slice().expect("contiguous");
         let mut d_row = ws.d.row_mut(t - 1);
+        let d_row = d_row.as_slice_mut().expect("contiguous");
+        let gw_out = grads.w_out.as_slice_mut().expect("contiguous");
+        let (dr, dn) = (&dr[..n], &mut delta_next[..n]);
+        let (alpha, beta, w_out) = (&alpha[..n], &beta[..n], &w_out[..n]);
         for i in 0..n {
             let drive = dr[i] + w_out[i] * gt;
-            let delta = act.df_with(x[i], r[i]) * drive + alpha[i] * delta_next[i];
-            delta_next[i] = delta;
+            let delta = act.df_with(x[i], r[i]) * drive + alpha[i] * dn[i];
+            dn[i] = delta;
             d_row[i] = beta[i] * delta;
-            if train_tau {
-                dtau[i] += delta * (x_prev[i] - a[i]) / (tau[i] * tau[i]);
+            gw_out[i] += gt * r[i];
+        }
+        if train_tau {
+            for i in 0..n {
+                dtau[i] += dn[i] * (x_prev[i] - a[i]) / (tau[i] * tau[i]);
             }
-            grads.w_out[i] += gt * r[i];
         }
         grads.b_out += gt;
     }
@@ -496,18 +566,26 @@ pub fn loss_and_grad(
     }
     let r_prev = tr.r.slice(s![..t_len - 1, ..]);
     ndarray::linalg::general_mat_mul(1.0, &ws.d.t(), &r_prev, 0.0, &mut ws.dw_eff);
-    // Chain rule through W = (relu(w)·m) ⊙ som_m.
+    // Chain rule through W = (relu(w)·m) ⊙ som_m: ∂L/∂w_ij = ∂L/∂W_ij m_j
+    // som_m_ij where relu'(w_ij) = 1 (only the live entries under Dale).
     let signs = model.m.diag();
-    let dale = model.dale;
-    ndarray::Zip::indexed(&mut grads.w)
-        .and(&ws.dw_eff)
-        .and(&model.w)
-        .and(&model.som_m)
-        .for_each(|(_, j), gw, &dwe, &w, &sm| {
-            if !dale || w > 0.0 {
-                *gw += dwe * signs[j] * sm;
+    let gw = grads.w.as_slice_mut().expect("standard layout");
+    let dwe = ws.dw_eff.as_slice().expect("standard layout");
+    let som_std = model.som_m.as_standard_layout();
+    let som = som_std.as_slice().expect("standard layout");
+    match &prep.live {
+        Some(live) => {
+            for &k in live {
+                let k = k as usize;
+                gw[k] += dwe[k] * signs[k % n] * som[k];
             }
-        });
+        }
+        None => {
+            for (k, g) in gw.iter_mut().enumerate() {
+                *g += dwe[k] * signs[k % n] * som[k];
+            }
+        }
+    }
     if train_tau {
         for (i, gi) in grads.taus_gaus.iter_mut().enumerate() {
             *gi += dtau[i] * model.taus.dtau(model.taus_gaus[i]);
@@ -679,6 +757,32 @@ mod tests {
         let mut m = small_model(Activation::ClippedRelu, false, Taus::Fixed(4.0), 0);
         m.w_in.mapv_inplace(|v| v.abs() + 0.5);
         check(&m, Loss::L1);
+    }
+
+    #[test]
+    fn f32_matvec_matches_f64_for_odd_shapes() {
+        // Odd row counts (the unpaired last row), columns that are not a
+        // multiple of 32 or 8 (the 8-wide and scalar tails).
+        for &(rows, cols) in &[(1, 1), (3, 7), (7, 37), (13, 64), (201, 200), (2, 45)] {
+            let m: Vec<f32> = (0..rows * cols)
+                .map(|k| ((k * 37 % 101) as f32 - 50.0) / 50.0)
+                .collect();
+            let v: Vec<f32> = (0..cols)
+                .map(|k| ((k * 13 % 29) as f32 - 14.0) / 7.0)
+                .collect();
+            let mut y = vec![0.0; rows];
+            matvec32(&m, cols, &v, &mut y);
+            for i in 0..rows {
+                let exact: f64 = (0..cols)
+                    .map(|k| m[i * cols + k] as f64 * v[k] as f64)
+                    .sum();
+                assert!(
+                    (y[i] - exact).abs() <= 1e-5 * (1.0 + exact.abs()),
+                    "{rows}x{cols} row {i}: {} vs {exact}",
+                    y[i]
+                );
+            }
+        }
     }
 
     #[test]

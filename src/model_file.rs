@@ -308,7 +308,10 @@ impl Src<'_> {
             _ => return Err(self.bad(key, expected, dims_str(v))),
         };
         let data = self.nums(v)?;
-        Array2::from_shape_vec((r, c).f(), data).map_err(|e| self.bad(key, expected, e.to_string()))
+        // MATLAB stores column-major; keep the crate's row-major layout.
+        Array2::from_shape_vec((r, c).f(), data)
+            .map(|a| a.as_standard_layout().into_owned())
+            .map_err(|e| self.bad(key, expected, e.to_string()))
     }
 
     /// A vector of n values stored as 1×n, n×1 (or with trailing 1s).

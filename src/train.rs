@@ -98,12 +98,22 @@ impl TrainConfig {
 }
 
 /// Adam (Kingma & Ba) with PyTorch's defaults β1 = 0.9, β2 = 0.999, ε = 1e-8.
+///
+/// Under Dale's principle a raw weight w_ij ≤ 0 gets zero gradient
+/// (relu' = 0); if its moments are zero too its update is exactly zero, so
+/// it never moves. Those entries are skipped: at the first step the
+/// optimiser records the entries with w_ij > 0 (or a nonzero gradient) and
+/// updates only them afterwards, which gives the same numbers as the dense
+/// update at a fifth of its cost for P_rec = 0.2. A model whose `w` is
+/// edited between steps therefore needs a fresh `Adam`.
 #[derive(Debug, Clone)]
 pub struct Adam {
     lr: f64,
     t: i32,
     m: Grads,
     v: Grads,
+    /// Flat indices of the raw weights that can move (Dale), or `None` (all).
+    active: Option<Vec<u32>>,
 }
 
 impl Adam {
@@ -114,6 +124,7 @@ impl Adam {
             t: 0,
             m: Grads::zeros(n),
             v: Grads::zeros(n),
+            active: None,
         }
     }
 
@@ -145,7 +156,33 @@ impl Adam {
                 .and(v)
                 .for_each(|p, &g, m, v| f(p, g, m, v));
         }
-        each(&mut model.w, &g.w, &mut self.m.w, &mut self.v.w, &upd);
+        if self.t == 1 && model.dale {
+            self.active = Some(
+                model
+                    .w
+                    .iter()
+                    .zip(g.w.iter())
+                    .enumerate()
+                    .filter(|(_, (&w, &gw))| w > 0.0 || gw != 0.0)
+                    .map(|(k, _)| k as u32)
+                    .collect(),
+            );
+        }
+        match (
+            &self.active,
+            model.w.as_slice_mut(),
+            g.w.as_slice(),
+            self.m.w.as_slice_mut(),
+            self.v.w.as_slice_mut(),
+        ) {
+            (Some(active), Some(p), Some(gw), Some(m), Some(v)) => {
+                for &k in active {
+                    let k = k as usize;
+                    upd(&mut p[k], gw[k], &mut m[k], &mut v[k]);
+                }
+            }
+            _ => each(&mut model.w, &g.w, &mut self.m.w, &mut self.v.w, &upd),
+        }
         each(
             &mut model.w_out,
             &g.w_out,
@@ -388,6 +425,47 @@ mod tests {
     use super::*;
     use crate::rate::Taus;
     use crate::task::GoNoGo;
+
+    #[test]
+    fn adam_skipping_frozen_dale_weights_equals_the_dense_update() {
+        // Under Dale's principle Adam updates only the entries that can
+        // move; 30 real BPTT steps must give the same bits as the dense
+        // update of every entry.
+        let cfg = NetConfig {
+            n: 24,
+            taus: Taus::Range(4.0, 20.0),
+            ..NetConfig::default()
+        };
+        let task = GoNoGo::default();
+        let init = RateModel::init(&cfg, 1, &mut rng::from_seed(3)).unwrap();
+        let run = |dense: bool| {
+            let mut model = init.clone();
+            let mut adam = Adam::new(24, 0.01);
+            let mut grads = Grads::zeros(24);
+            let mut ws = Workspace::default();
+            let mut r = rng::from_seed(9);
+            for _ in 0..30 {
+                let prep = Prepared::new(&model);
+                grads.clear();
+                let trial = task.sample(&mut r);
+                loss_and_grad(&model, &prep, &trial, Loss::L2, &mut r, &mut ws, &mut grads);
+                adam.step(&mut model, &grads);
+                if dense {
+                    adam.active = None;
+                }
+            }
+            (model, adam.active.map(|a| a.len()))
+        };
+        let (sparse, n_active) = run(false);
+        let (dense, _) = run(true);
+        assert!(
+            n_active.unwrap() < 24 * 24 / 2,
+            "{n_active:?} active entries"
+        );
+        assert_eq!(sparse.w, dense.w);
+        assert_eq!(sparse.w_out, dense.w_out);
+        assert_eq!(sparse.taus_gaus, dense.taus_gaus);
+    }
 
     #[test]
     fn adam_first_step_moves_each_parameter_by_lr() {
