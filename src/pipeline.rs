@@ -50,6 +50,13 @@ impl RunPaths {
     pub fn metrics(&self) -> PathBuf {
         self.dir.join("metrics.json")
     }
+    /// Model of attempt `k` (0-based) with seed `seed`, when a run may train
+    /// several networks.
+    pub fn attempt_model(&self, k: usize, seed: u64) -> PathBuf {
+        self.dir
+            .join("attempts")
+            .join(format!("attempt-{}-seed-{seed}.mat", k + 1))
+    }
     /// Figures directory.
     pub fn figures(&self) -> PathBuf {
         self.dir.join("figures")
@@ -118,73 +125,82 @@ pub fn run(
         }
     };
 
-    // 1. Train.
-    say(&format!(
-        "[1/5] training a {}-unit rate network on {} (seed {})",
-        cfg.net.n,
-        task.name(),
-        cfg.seed
-    ));
-    let out = step("train", || {
-        let o = train::train(
-            &cfg.net_config()?,
-            &cfg.train_config()?,
-            task.as_ref(),
-            progress,
-            cancel,
-        )?;
-        model_file::save_model(&paths.model(), &o.model)?;
-        Ok(o)
-    })?;
-    let tcfg = cfg.train_config()?;
-    let (rate_loss, rate_accuracy) = train::evaluate_rate(
-        &out.model,
-        task.as_ref(),
-        tcfg.loss,
-        cfg.eval.trials,
-        cfg.seed,
-        TAG_RATE_EVAL,
-    );
-    say(&format!(
-        "      {} after {} trials ({:.1} s); rate accuracy on {} fresh trials: {:.3}",
-        if out.success {
-            "stopping rule met"
+    // 1–2. Train and search; retrain (next attempt) while the spiking
+    // network falls short of the target.
+    let target = cfg.target();
+    let mut attempts: Vec<Value> = Vec::new();
+    let mut chosen: Option<Attempt> = None;
+    for k in 0..cfg.attempts {
+        let seed = attempt_seed(cfg.seed, k);
+        let mut ck = cfg.clone();
+        ck.seed = seed;
+        let last = k + 1 == cfg.attempts;
+        let file = if cfg.attempts == 1 {
+            paths.model()
         } else {
-            "stopping rule NOT met"
-        },
-        out.trials,
-        out.seconds,
-        cfg.eval.trials,
-        rate_accuracy
-    ));
+            paths.attempt_model(k, seed)
+        };
+        let a = run_attempt(&ck, task.as_ref(), k, last, &file, progress, cancel)?;
+        let accepted = a.accepted(target);
+        let mut j = a.to_json(target, &paths.dir);
+        j["accepted"] = json!(accepted);
+        attempts.push(j);
+        metrics["attempts"] = json!(attempts);
+        write_metrics(&paths, &metrics)?;
+        let better = chosen.as_ref().is_none_or(|c| a.score() > c.score());
+        if accepted {
+            say(&format!(
+                "      accepted: best spiking accuracy {:.3} ≥ {target}",
+                a.search.as_ref().map_or(0.0, |s| s.best_accuracy)
+            ));
+            chosen = Some(a);
+            break;
+        }
+        if !last {
+            say(&format!(
+                "      rejected (target {target}); training another network [attempt {} of {}]",
+                k + 2,
+                cfg.attempts
+            ));
+        }
+        if better {
+            chosen = Some(a);
+        }
+    }
+    let chosen = chosen.expect("at least one attempt");
+    let target_met = chosen.accepted(target);
+    if !target_met {
+        say(&format!(
+            "      warning: no network reached spiking accuracy {target} in {} attempt(s); keeping the best (seed {})",
+            cfg.attempts, chosen.seed
+        ));
+    }
+    if cfg.attempts > 1 {
+        step("save", || {
+            let bytes = std::fs::read(&chosen.file).map_err(|e| Error::io(&chosen.file, e))?;
+            write_atomic(&paths.model(), &bytes)
+        })?;
+    }
+    let Attempt {
+        cfg: ccfg,
+        train: out,
+        rate_accuracy,
+        rate_loss,
+        search: sr,
+        search_seconds,
+        ..
+    } = chosen;
+    let sr = sr.expect("the kept attempt was searched");
+    let mut model = out.model.clone();
+    model.search = Some(sr.to_record());
+    metrics["seed_used"] = json!(ccfg.seed);
+    metrics["target_accuracy"] = json!(target);
+    metrics["target_met"] = json!(target_met);
     metrics["train_trials"] = json!(out.trials);
     metrics["train_success"] = json!(out.success);
     metrics["train_seconds"] = json!(out.seconds);
     metrics["rate_accuracy"] = json!(rate_accuracy);
     metrics["rate_loss"] = json!(rate_loss);
-    metrics["steps_completed"] = json!(["train"]);
-    write_metrics(&paths, &metrics)?;
-
-    // 2. Lambda search.
-    say("[2/5] lambda grid search on the spiking network");
-    let t0 = Instant::now();
-    let mut model = out.model.clone();
-    let sr = step("search", || {
-        let r = search::grid_search(
-            &model,
-            task.as_ref(),
-            &cfg.search_options(progress)?,
-            cancel,
-        )?;
-        model_file::write_search_record(&paths.model(), &r.to_record())?;
-        Ok(r)
-    })?;
-    model.search = Some(sr.to_record());
-    let search_seconds = t0.elapsed().as_secs_f64();
-    say(&format!(
-        "      best lambda {} (accuracy {:.3}) in {:.1} s",
-        sr.best_lambda, sr.best_accuracy, search_seconds
-    ));
     metrics["search"] = search_json(&sr);
     metrics["best_lambda"] = json!(sr.best_lambda);
     metrics["search_seconds"] = json!(search_seconds);
@@ -202,7 +218,7 @@ pub fn run(
             &model,
             task.as_ref(),
             sr.best_lambda,
-            &cfg.eval_options(progress)?,
+            &ccfg.eval_options(progress)?,
             cancel,
         )
     })?;
@@ -227,7 +243,7 @@ pub fn run(
             sr.best_lambda,
             Some(&sr),
             &evals,
-            cfg,
+            &ccfg,
             &paths.figures(),
         )
     })?;
@@ -237,7 +253,7 @@ pub fn run(
 
     // 5. Report.
     say("[5/5] report");
-    step("report", || write_report(&paths, cfg, &metrics, &figs))?;
+    step("report", || write_report(&paths, &ccfg, &metrics, &figs))?;
     metrics["steps_completed"] = json!(["train", "search", "eval", "figures", "report"]);
     write_metrics(&paths, &metrics)?;
     say(&format!(
@@ -251,6 +267,163 @@ pub fn run(
         eval: ev,
         metrics,
     })
+}
+
+/// Seed of attempt `k` (0-based) of a run with seed `seed`: `seed + k`, so
+/// attempt k is reproduced by `spikernn train/search/eval --seed seed+k`.
+pub fn attempt_seed(seed: u64, k: usize) -> u64 {
+    seed.wrapping_add(k as u64)
+}
+
+/// One trained and (usually) searched network of a run.
+struct Attempt {
+    /// The configuration with this attempt's seed.
+    cfg: RunConfig,
+    seed: u64,
+    file: PathBuf,
+    train: train::TrainOutcome,
+    rate_accuracy: f64,
+    rate_loss: f64,
+    /// `None` when the network was dropped after training.
+    search: Option<SearchResult>,
+    search_seconds: f64,
+}
+
+impl Attempt {
+    /// Stopping rule met and the search's best spiking accuracy reaches
+    /// `target` (the criterion of the reference grid search).
+    fn accepted(&self, target: f64) -> bool {
+        self.train.success
+            && self
+                .search
+                .as_ref()
+                .is_some_and(|s| s.best_accuracy >= target)
+    }
+
+    /// Ranking among rejected attempts: searched before unsearched, then
+    /// best spiking accuracy.
+    fn score(&self) -> f64 {
+        self.search.as_ref().map_or(-1.0, |s| s.best_accuracy)
+    }
+
+    fn to_json(&self, target: f64, dir: &Path) -> Value {
+        let file = self.file.strip_prefix(dir).unwrap_or(&self.file);
+        let mut j = json!({
+            "seed": self.seed, "file": file.display().to_string(),
+            "train_trials": self.train.trials, "train_success": self.train.success,
+            "train_seconds": self.train.seconds, "rate_accuracy": self.rate_accuracy,
+            "target_accuracy": target,
+        });
+        if let Some(s) = &self.search {
+            j["best_lambda"] = json!(s.best_lambda);
+            j["best_accuracy"] = json!(s.best_accuracy);
+            j["best_trials"] = json!(s.best_trials());
+            j["best_lower_bound"] = json!(s.best_lower_bound());
+            j["search_seconds"] = json!(self.search_seconds);
+        }
+        j
+    }
+}
+
+/// Train one network (saved to `file`), evaluate its rate accuracy, and
+/// search λ unless it is hopeless and not the `last` attempt: a failed
+/// stopping rule skips the search, a coarse grid far below the target
+/// skips the refinement.
+fn run_attempt(
+    cfg: &RunConfig,
+    task: &dyn Task,
+    k: usize,
+    last: bool,
+    file: &Path,
+    progress: bool,
+    cancel: &AtomicBool,
+) -> Result<Attempt> {
+    let say = |s: &str| {
+        if progress {
+            eprintln!("{s}");
+        }
+    };
+    let of = if cfg.attempts > 1 {
+        format!(", attempt {} of {}", k + 1, cfg.attempts)
+    } else {
+        String::new()
+    };
+    say(&format!(
+        "[1/5] training a {}-unit rate network on {} (seed {}{of})",
+        cfg.net.n,
+        task.name(),
+        cfg.seed
+    ));
+    let out = step("train", || {
+        let o = train::train(
+            &cfg.net_config()?,
+            &cfg.train_config()?,
+            task,
+            progress,
+            cancel,
+        )?;
+        if let Some(d) = file.parent() {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        }
+        model_file::save_model(file, &o.model)?;
+        Ok(o)
+    })?;
+    let tcfg = cfg.train_config()?;
+    let (rate_loss, rate_accuracy) = train::evaluate_rate(
+        &out.model,
+        task,
+        tcfg.loss,
+        cfg.eval.trials,
+        cfg.seed,
+        TAG_RATE_EVAL,
+    );
+    say(&format!(
+        "      {} after {} trials ({:.1} s); rate accuracy on {} fresh trials: {:.3}",
+        if out.success {
+            "stopping rule met"
+        } else {
+            "stopping rule NOT met"
+        },
+        out.trials,
+        out.seconds,
+        cfg.eval.trials,
+        rate_accuracy
+    ));
+    let mut a = Attempt {
+        cfg: cfg.clone(),
+        seed: cfg.seed,
+        file: file.to_path_buf(),
+        train: out,
+        rate_accuracy,
+        rate_loss,
+        search: None,
+        search_seconds: 0.0,
+    };
+    if !a.train.success && !last {
+        return Ok(a);
+    }
+    say("[2/5] lambda grid search on the spiking network");
+    let t0 = Instant::now();
+    let mut opts = cfg.search_options(progress)?;
+    if !last {
+        opts.refine_min_accuracy = cfg.target() - 0.1;
+    }
+    let sr = step("search", || {
+        let r = search::grid_search(&a.train.model, task, &opts, cancel)?;
+        model_file::write_search_record(file, &r.to_record())?;
+        Ok(r)
+    })?;
+    a.search_seconds = t0.elapsed().as_secs_f64();
+    say(&format!(
+        "      best lambda {} (accuracy {:.3} on {} trials, 95% lower bound {:.3}) in {:.1} s",
+        sr.best_lambda,
+        sr.best_accuracy,
+        sr.best_trials(),
+        sr.best_lower_bound(),
+        a.search_seconds
+    ));
+    a.search = Some(sr);
+    Ok(a)
 }
 
 fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
@@ -553,7 +726,25 @@ fn write_report(paths: &RunPaths, cfg: &RunConfig, m: &Value, figs: &Figures) ->
     let _ = writeln!(md, "| quantity | value |\n|---|---|");
     let _ = writeln!(md, "| task | {} |", cfg.task);
     let _ = writeln!(md, "| units N | {} |", cfg.net.n);
-    let _ = writeln!(md, "| seed | {} |", cfg.seed);
+    let _ = writeln!(
+        md,
+        "| seed of this network | {} (run seed {}) |",
+        cfg.seed,
+        g("seed")
+    );
+    let n_att = m["attempts"].as_array().map_or(0, |a| a.len());
+    let _ = writeln!(
+        md,
+        "| networks trained | {} of at most {} (target spiking accuracy {}: {}) |",
+        n_att,
+        cfg.attempts,
+        f3(g("target_accuracy")),
+        if g("target_met") == json!(true) {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
     let _ = writeln!(
         md,
         "| training trials | {} (stopping rule met: {}) |",
@@ -598,6 +789,35 @@ fn write_report(paths: &RunPaths, cfg: &RunConfig, m: &Value, figs: &Figures) ->
                 f3(ev["per_type"][k].clone()),
                 f3(v["exc_hz"].clone()),
                 f3(v["inh_hz"].clone())
+            );
+        }
+    }
+    if n_att > 1 {
+        let _ = writeln!(
+            md,
+            "\n## Networks trained\n\nA network is accepted when the best spiking accuracy of its λ search reaches the target; otherwise another network is trained (the lower bound is that of the 95% Wilson interval over the search trials at the best λ).\n"
+        );
+        let _ = writeln!(
+            md,
+            "| attempt | seed | training trials | rate accuracy | best lambda | best spiking accuracy (trials) | 95% lower bound | accepted |\n|---|---|---|---|---|---|---|---|"
+        );
+        for (i, a) in m["attempts"].as_array().into_iter().flatten().enumerate() {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} ({}) | {} | {} |",
+                i + 1,
+                a["seed"],
+                a["train_trials"],
+                f3(a["rate_accuracy"].clone()),
+                a.get("best_lambda").cloned().unwrap_or(json!("–")),
+                f3(a.get("best_accuracy").cloned().unwrap_or(Value::Null)),
+                a.get("best_trials").cloned().unwrap_or(json!("–")),
+                f3(a.get("best_lower_bound").cloned().unwrap_or(Value::Null)),
+                if a["accepted"] == json!(true) {
+                    "yes"
+                } else {
+                    "no"
+                }
             );
         }
     }

@@ -65,6 +65,9 @@ pub struct SearchOptions {
     pub finalists: usize,
     /// Finalists get `finalist_factor × n_trials` extra trials (default 2).
     pub finalist_factor: usize,
+    /// Refine only when the best coarse accuracy reaches this (default 0:
+    /// always); `run` uses it to drop a hopeless network quickly.
+    pub refine_min_accuracy: f64,
     /// Conversion options (weights, neuron, synapse).
     pub conversion: ConversionOptions,
     /// Show a progress bar and print the accuracy per λ to stderr.
@@ -84,6 +87,7 @@ impl Default for SearchOptions {
             refine_step: 1.0,
             finalists: 3,
             finalist_factor: 2,
+            refine_min_accuracy: 0.0,
             conversion: ConversionOptions::default(),
             progress: false,
         }
@@ -117,6 +121,22 @@ pub struct SearchResult {
 }
 
 impl SearchResult {
+    /// Trials behind `best_accuracy`.
+    pub fn best_trials(&self) -> usize {
+        self.refined_lambdas
+            .iter()
+            .position(|&l| l == self.best_lambda)
+            .map_or(self.n_trials, |i| self.refined_trials[i])
+    }
+
+    /// Lower end of the 95 % Wilson interval of `best_accuracy`: the
+    /// accuracy the chosen λ reaches with 95 % confidence (one-sided 97.5 %).
+    pub fn best_lower_bound(&self) -> f64 {
+        let n = self.best_trials();
+        let k = (self.best_accuracy * n as f64).round() as usize;
+        wilson_interval(k, n, 1.96).0
+    }
+
     /// The record stored with the model: `opt_scaling_factor` = best λ;
     /// `scaling_factors`/`all_perfs` = the coarse grid followed by the refined
     /// points not on it, sorted by λ; where a λ is both, the value with more
@@ -351,7 +371,7 @@ pub fn grid_search(
         n_trials: n,
         warnings,
     };
-    if !opts.refine {
+    if !opts.refine || accuracies[ib] < opts.refine_min_accuracy {
         bar.finish_and_clear();
         return Ok(result);
     }

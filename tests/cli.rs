@@ -326,3 +326,73 @@ fn config_prints_a_loadable_default() {
     ]);
     assert!(error_line(&r).contains("n"), "{}", stderr(&r));
 }
+
+#[test]
+fn run_retrains_until_the_target_and_keeps_every_attempt() {
+    // Tiny networks trained for 30 trials miss the stopping rule, so the
+    // first attempt is dropped before the search; the last one is searched.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let o = run(&[
+        "run",
+        "--out",
+        out.to_str().unwrap(),
+        "--n",
+        "20",
+        "--som-n",
+        "0",
+        "--n-trials",
+        "30",
+        "--eval-freq",
+        "10",
+        "--eval-trials",
+        "5",
+        "--lambdas",
+        "30,40",
+        "--trials",
+        "4",
+        "--no-refine",
+        "--eval-trials-spiking",
+        "4",
+        "--attempts",
+        "2",
+        "--target-accuracy",
+        "1.0",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = last_json(&o);
+    let att = m["attempts"].as_array().expect("attempts");
+    assert_eq!(att.len(), 2, "{m}");
+    assert_eq!(att[0]["seed"], 1);
+    assert_eq!(att[1]["seed"], 2);
+    assert!(att[0].get("best_accuracy").is_none(), "{}", att[0]);
+    assert!(att[1].get("best_accuracy").is_some(), "{}", att[1]);
+    assert_eq!(m["seed_used"], att[1]["seed"]);
+    assert_eq!(m["target_met"], false);
+    // model.mat is the searched attempt, byte for byte; both attempts kept.
+    let kept = out.join(att[1]["file"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read(out.join("model.mat")).unwrap(),
+        std::fs::read(&kept).unwrap()
+    );
+    assert!(out.join(att[0]["file"].as_str().unwrap()).exists());
+    for k in ["rate_accuracy", "spiking_accuracy"] {
+        assert!(m[k].is_number(), "{k} in {m}");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("Networks trained"), "{report}");
+
+    for (flag, val) in [("--attempts", "0"), ("--target-accuracy", "1.5")] {
+        let r = run(&[
+            "run",
+            "--out",
+            dir.path().join("bad").to_str().unwrap(),
+            flag,
+            val,
+        ]);
+        let line = error_line(&r);
+        assert!(line.contains(&flag[2..]), "{line}");
+        assert!(!dir.path().join("bad").exists());
+    }
+}
