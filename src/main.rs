@@ -485,11 +485,7 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
     let last = out.last_eval();
     eprintln!(
         "{} after {} trials in {:.1} s: eval accuracy {:.3}, eval loss {:.3}; saved {}",
-        if out.success {
-            "stopping rule met"
-        } else {
-            "stopping rule NOT met"
-        },
+        out.verdict(),
         out.trials,
         out.seconds,
         last.map_or(f64::NAN, |e| e.accuracy),

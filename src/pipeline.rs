@@ -379,11 +379,7 @@ fn run_attempt(
     );
     say(&format!(
         "      {} after {} trials ({:.1} s); rate accuracy on {} fresh trials: {:.3}",
-        if out.success {
-            "stopping rule met"
-        } else {
-            "stopping rule NOT met"
-        },
+        out.verdict(),
         out.trials,
         out.seconds,
         cfg.eval.trials,

@@ -240,6 +240,15 @@ impl TrainOutcome {
     pub fn last_eval(&self) -> Option<EvalPoint> {
         self.evals.last().copied()
     }
+
+    /// "stopping rule met" or "stopping rule NOT met", for messages.
+    pub fn verdict(&self) -> &'static str {
+        if self.success {
+            "stopping rule met"
+        } else {
+            "stopping rule NOT met"
+        }
+    }
 }
 
 /// Mean loss and accuracy of `model` on `n` fresh trials; trial `i` uses the
