@@ -1104,6 +1104,55 @@ mod tests {
         }
     }
 
+    /// Spike steps of one noise-free QIF unit with constant input `ext` at
+    /// time step `dt` (ms), starting at reset just after a spike.
+    fn qif_spikes(ext: f64, dt: f64, n_steps: usize) -> (Vec<usize>, f64) {
+        let mut p = LifParams::qif();
+        p.noise_sd = 0.0;
+        let c = p.at_dt(dt);
+        let mut s = LifState::uniform(1, p.v_reset);
+        s.refractory[0] = c.n_ref as f64;
+        let (mut times, mut fired) = (Vec::new(), Vec::new());
+        for k in 0..n_steps {
+            fired.clear();
+            neuron_step(&c, &mut s, &[0.0], &[ext], &[0.0], None, &mut fired);
+            if !fired.is_empty() {
+                times.push(k);
+            }
+        }
+        (times, s.v[0])
+    }
+
+    #[test]
+    fn qif_isi_matches_closed_form() {
+        // dv/dt = (v² + I)/tau_m with I > 0 goes from v_r to v_th in
+        // (tau_m/√I)·[atan(v_th/√I) − atan(v_r/√I)]; plus the refractory
+        // period. A fine step (1 µs) keeps forward Euler's error small.
+        let p = LifParams::qif();
+        let dt = 0.001;
+        for i_tot in [25.0, 100.0, 400.0] {
+            let (times, _) = qif_spikes(i_tot, dt, 40_000);
+            assert!(times.len() > 3, "input {i_tot}: too few spikes");
+            let got = (times[2] - times[1]) as f64 * dt;
+            let sq: f64 = (i_tot as f64).sqrt();
+            let want =
+                p.t_ref_ms + p.tau_m_ms / sq * ((p.v_th / sq).atan() - (p.v_reset / sq).atan());
+            assert!(
+                (got - want).abs() <= 0.02 * want,
+                "input {i_tot}: ISI {got} ms, closed form {want} ms"
+            );
+        }
+    }
+
+    #[test]
+    fn qif_with_negative_input_rests_at_the_stable_fixed_point() {
+        // I < 0: fixed points ±√(−I); from reset (−65) the unit climbs to the
+        // stable one, −√(−I), and never fires.
+        let (times, v) = qif_spikes(-100.0, 0.05, 20_000);
+        assert!(times.is_empty(), "fired at {times:?}");
+        assert!((v + 10.0).abs() < 1e-6, "rests at {v}, expected −10");
+    }
+
     #[test]
     fn below_rheobase_never_fires() {
         // I = bias + ext = −41 mV < v_th.
