@@ -1134,7 +1134,7 @@ mod tests {
             let (times, _) = qif_spikes(i_tot, dt, 40_000);
             assert!(times.len() > 3, "input {i_tot}: too few spikes");
             let got = (times[2] - times[1]) as f64 * dt;
-            let sq: f64 = (i_tot as f64).sqrt();
+            let sq: f64 = i_tot.sqrt();
             let want =
                 p.t_ref_ms + p.tau_m_ms / sq * ((p.v_th / sq).atan() - (p.v_reset / sq).atan());
             assert!(
