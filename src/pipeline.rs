@@ -150,7 +150,7 @@ pub fn run(
         let better = chosen.as_ref().is_none_or(|c| a.score() > c.score());
         if accepted {
             say(&format!(
-                "      accepted: best spiking accuracy {:.3} ≥ {target}",
+                "      accepted: best spiking accuracy {:.3} ≥ {target:.2}",
                 a.search.as_ref().map_or(0.0, |s| s.best_accuracy)
             ));
             chosen = Some(a);
@@ -158,7 +158,7 @@ pub fn run(
         }
         if !last {
             say(&format!(
-                "      rejected (target {target}); training another network [attempt {} of {}]",
+                "      rejected (target {target:.2}); training another network [attempt {} of {}]",
                 k + 2,
                 cfg.attempts
             ));
@@ -171,7 +171,7 @@ pub fn run(
     let target_met = chosen.accepted(target);
     if !target_met {
         say(&format!(
-            "      warning: no network reached spiking accuracy {target} in {} attempt(s); keeping the best (seed {})",
+            "      warning: no network reached spiking accuracy {target:.2} in {} attempt(s); keeping the best (seed {})",
             cfg.attempts, chosen.seed
         ));
     }
