@@ -521,7 +521,8 @@ fn type_runs(
     task.trial_types()
         .into_iter()
         .enumerate()
-        .map(|(k, name)| {
+        .map(|(k, _)| {
+            let name = task.describe_type(k);
             let mut r = rng::stream(cfg.seed, &[TAG_FIG, k as u64]);
             let trial = task.trial_of_kind(k, &mut r);
             let mut tr = Trace::default();
@@ -625,7 +626,7 @@ pub fn make_figures(
     let rasters: Vec<RasterPanel> = runs
         .iter()
         .map(|r| RasterPanel {
-            title: format!("{} trial", r.name),
+            title: r.name.clone(),
             n_units: model.n(),
             t_max_ms: r.sim.n_steps as f64 * r.sim.dt_ms,
             spikes: r

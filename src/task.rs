@@ -39,6 +39,11 @@ pub trait Task: Send + Sync {
     fn n_steps(&self) -> usize;
     /// Names of the trial types, e.g. `["go", "nogo"]`.
     fn trial_types(&self) -> Vec<String>;
+    /// Trial type `kind` for a figure title: its name plus, where the name
+    /// is terse, what it means (default: the name).
+    fn describe_type(&self, kind: usize) -> String {
+        self.trial_types()[kind].clone()
+    }
     /// Build a trial of type `kind`; `rng` supplies any stimulus noise.
     fn trial_of_kind(&self, kind: usize, rng: &mut dyn RngCore) -> Trial;
     /// First rate step of the response window; scoring looks at outputs
@@ -190,6 +195,15 @@ impl Task for Xor {
     fn trial_types(&self) -> Vec<String> {
         vec!["++".into(), "--".into(), "+-".into(), "-+".into()]
     }
+    fn describe_type(&self, kind: usize) -> String {
+        let (s1, s2) = Self::signs(kind);
+        let answer = if s1 == s2 {
+            "same → +1"
+        } else {
+            "differ → −1"
+        };
+        format!("inputs {}: {answer}", self.trial_types()[kind])
+    }
     fn trial_of_kind(&self, kind: usize, _rng: &mut dyn RngCore) -> Trial {
         let (s1, s2) = Self::signs(kind);
         let mut u = Array2::zeros((2, self.t));
@@ -287,6 +301,19 @@ impl Task for Mante {
             })
             .collect()
     }
+    fn describe_type(&self, kind: usize) -> String {
+        let (ctx, _, _) = Self::decode(kind);
+        let answer = if Self::label(kind) > 0.0 {
+            "+1"
+        } else {
+            "−1"
+        };
+        format!(
+            "{}: attend input {} → {answer}",
+            self.trial_types()[kind],
+            ctx + 1
+        )
+    }
     fn trial_of_kind(&self, kind: usize, rng: &mut dyn RngCore) -> Trial {
         let (ctx, s0, s1) = Self::decode(kind);
         let mut u = Array2::zeros((4, self.t));
@@ -368,6 +395,24 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_xoshiro::Xoshiro256PlusPlus;
+
+    #[test]
+    fn type_descriptions_state_the_target_sign() {
+        // The answer a figure title announces is the sign of the target.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+        let tasks: [Box<dyn Task>; 2] = [Box::new(Xor::default()), Box::new(Mante::default())];
+        for t in tasks {
+            for k in 0..t.trial_types().len() {
+                let d = t.describe_type(k);
+                let z = t.trial_of_kind(k, &mut rng).target;
+                let sign = z.iter().find(|v| **v != 0.0).copied().unwrap();
+                let said = if d.ends_with("+1") { 1.0 } else { -1.0 };
+                assert!(d.ends_with("+1") || d.ends_with("−1"), "{d}");
+                assert_eq!(said, sign, "{} kind {k}: {d}", t.name());
+                assert!(d.contains(&t.trial_types()[k]), "{d}");
+            }
+        }
+    }
 
     #[test]
     fn go_nogo_shapes_and_windows() {
