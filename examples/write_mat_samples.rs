@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use spikernn::mat::{self, MatData, MatVar, WriteOptions};
 use spikernn::model_file;
-use spikernn::rate::{NetConfig, RateModel, SearchRecord, TrainingRecord};
+use spikernn::rate::{EvalPoint, NetConfig, RateModel, SearchRecord, TrainingRecord};
 use spikernn::rng;
 
 /// The variables of `classes*.mat`; values mirrored in `tests/scipy_check.py`.
@@ -61,6 +61,18 @@ fn run(dir: &Path) -> spikernn::Result<()> {
         trials: 300,
         eval_perf_mean: 0.96,
         eval_loss_mean: 3.5,
+        evals: vec![
+            EvalPoint {
+                trial: 100,
+                loss: 6.0,
+                accuracy: 0.5,
+            },
+            EvalPoint {
+                trial: 200,
+                loss: 3.5,
+                accuracy: 0.96,
+            },
+        ],
     });
     model.task = Some("go-nogo".into());
     let mpath = dir.join("model.mat");

@@ -794,7 +794,12 @@ fn cmd_plot(a: &PlotArgs) -> Result<()> {
     let lambda = stored_lambda(&model, a.lambda, &a.file)?;
     let mut c = RunConfig::for_task(task.name())?;
     set(&mut c.seed, a.seed);
-    let figs = pipeline::make_figures(&model, task.as_ref(), lambda, None, &[], &c, &a.out)?;
+    let evals = model
+        .training
+        .as_ref()
+        .map(|t| t.evals.clone())
+        .unwrap_or_default();
+    let figs = pipeline::make_figures(&model, task.as_ref(), lambda, None, &evals, &c, &a.out)?;
     eprintln!(
         "wrote {} (PNG and SVG) to {}",
         figs.names.join(", "),

@@ -18,6 +18,7 @@
 //! | `taus_gaus0` | `taus_gaus` |
 //! | `activation` | sigmoid |
 //! | training keys (`losses`, `tr`, `eval_perf_mean`, `eval_loss_mean`) | `training = None` when all are absent; otherwise absent ones are empty / `losses.len()` / NaN |
+//! | `eval_trials`, `eval_perfs`, `eval_losses` (ours: every evaluation during training) | no evaluation points (all three or none are used) |
 //! | search keys (`opt_scaling_factor`, `all_perfs`, `scaling_factors`) | `search = None` when all are absent; otherwise absent vectors are empty and a missing optimum is the best-scoring factor |
 //!
 //! `dale` is true when any unit is inhibitory. A `taus` with two equal values
@@ -36,7 +37,7 @@ use ndarray::{Array1, Array2, ShapeBuilder};
 
 use crate::error::{Error, Result};
 use crate::mat::{self, MatFile, MatVar, WriteOptions};
-use crate::rate::{Activation, RateModel, SearchRecord, Taus, TrainingRecord};
+use crate::rate::{Activation, EvalPoint, RateModel, SearchRecord, Taus, TrainingRecord};
 
 /// Load a rate model from a `.mat` file; see the module doc for the keys
 /// accepted and their defaults. Fails with [`Error::MissingKey`] when `w`,
@@ -220,6 +221,12 @@ pub fn model_to_vars(model: &RateModel) -> Vec<MatVar> {
         v.push(MatVar::i64_scalar("tr", t.trials as i64));
         v.push(MatVar::scalar("eval_perf_mean", t.eval_perf_mean));
         v.push(MatVar::scalar("eval_loss_mean", t.eval_loss_mean));
+        if !t.evals.is_empty() {
+            let col = |f: fn(&EvalPoint) -> f64| t.evals.iter().map(f).collect::<Vec<f64>>();
+            v.push(MatVar::f64_row("eval_trials", col(|e| e.trial as f64)));
+            v.push(MatVar::f64_row("eval_perfs", col(|e| e.accuracy)));
+            v.push(MatVar::f64_row("eval_losses", col(|e| e.loss)));
+        }
     }
     if let Some(s) = &model.search {
         v.extend(search_vars(s));
@@ -369,7 +376,38 @@ impl Src<'_> {
             trials,
             eval_perf_mean: perf.unwrap_or(f64::NAN),
             eval_loss_mean: loss.unwrap_or(f64::NAN),
+            evals: self.evals()?,
         }))
+    }
+
+    /// The evaluations during training: three equally long rows, or none.
+    fn evals(&self) -> Result<Vec<EvalPoint>> {
+        let (Some(at), Some(perfs), Some(losses)) = (
+            self.list("eval_trials")?,
+            self.list("eval_perfs")?,
+            self.list("eval_losses")?,
+        ) else {
+            return Ok(Vec::new());
+        };
+        for (key, v) in [("eval_perfs", &perfs), ("eval_losses", &losses)] {
+            if v.len() != at.len() {
+                return Err(self.bad(
+                    key,
+                    format!("{} values like eval_trials", at.len()),
+                    format!("{} values", v.len()),
+                ));
+            }
+        }
+        at.iter()
+            .zip(perfs.iter().zip(&losses))
+            .map(|(&t, (&accuracy, &loss))| {
+                Ok(EvalPoint {
+                    trial: self.count("eval_trials", t)?,
+                    loss,
+                    accuracy,
+                })
+            })
+            .collect()
     }
 
     fn search(&self) -> Result<Option<SearchRecord>> {

@@ -284,6 +284,20 @@ pub struct TrainingRecord {
     pub eval_perf_mean: f64,
     /// Mean loss of the last evaluation.
     pub eval_loss_mean: f64,
+    /// Every evaluation during training (`.mat` keys `eval_trials`,
+    /// `eval_perfs`, `eval_losses`; empty for files without them).
+    pub evals: Vec<EvalPoint>,
+}
+
+/// One evaluation during training.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EvalPoint {
+    /// Training trials done when evaluated.
+    pub trial: usize,
+    /// Mean loss over the evaluation trials.
+    pub loss: f64,
+    /// Fraction of evaluation trials correct.
+    pub accuracy: f64,
 }
 
 /// Lambda-search results stored with a model (SPEC §4).

@@ -208,16 +208,7 @@ impl Adam {
     }
 }
 
-/// One evaluation during training.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EvalPoint {
-    /// Training trials done when evaluated.
-    pub trial: usize,
-    /// Mean loss over the evaluation trials.
-    pub loss: f64,
-    /// Fraction of evaluation trials correct.
-    pub accuracy: f64,
-}
+pub use crate::rate::EvalPoint;
 
 /// What [`train`] returns.
 #[derive(Debug, Clone)]
@@ -419,6 +410,7 @@ pub fn train_model(
         trials,
         eval_perf_mean: last.map_or(f64::NAN, |e| e.accuracy),
         eval_loss_mean: last.map_or(f64::NAN, |e| e.loss),
+        evals: evals.clone(),
     });
     Ok(TrainOutcome {
         model,

@@ -7,7 +7,9 @@ use spikernn::mat::{self, MatData, MatVar};
 use spikernn::model_file::{
     load_model, load_model_with_warnings, model_to_vars, save_model, write_search_record,
 };
-use spikernn::rate::{Activation, NetConfig, RateModel, SearchRecord, Taus, TrainingRecord};
+use spikernn::rate::{
+    Activation, EvalPoint, NetConfig, RateModel, SearchRecord, Taus, TrainingRecord,
+};
 use spikernn::{rng, Error};
 
 fn fixture(name: &str) -> PathBuf {
@@ -48,6 +50,18 @@ fn model_round_trip_equal_and_stable() {
         trials: 1700,
         eval_perf_mean: 0.97,
         eval_loss_mean: 5.5,
+        evals: vec![
+            EvalPoint {
+                trial: 1600,
+                loss: 8.5,
+                accuracy: 0.9,
+            },
+            EvalPoint {
+                trial: 1700,
+                loss: 5.5,
+                accuracy: 0.97,
+            },
+        ],
     });
     m.search = Some(SearchRecord {
         opt_scaling_factor: 35.0,
@@ -429,6 +443,24 @@ fn wrong_shape_names_key_expected_and_found() {
         msg.contains("'activation'") && msg.contains("tanh"),
         "{msg}"
     );
+    // Evaluation rows of different lengths; a fractional trial count.
+    let mut vars = minimal(4);
+    vars.push(MatVar::f64_row("losses", vec![1.0, 0.5]));
+    vars.push(MatVar::f64_row("eval_trials", vec![100.0, 200.0]));
+    vars.push(MatVar::f64_row("eval_perfs", vec![0.5]));
+    vars.push(MatVar::f64_row("eval_losses", vec![3.0, 2.0]));
+    let p = write_vars(dir.path(), "ev.mat", &vars);
+    let msg = load_model(&p).unwrap_err().to_string();
+    assert!(
+        msg.contains("'eval_perfs'") && msg.contains("2 values"),
+        "{msg}"
+    );
+    let n = vars.len();
+    vars[n - 2] = MatVar::f64_row("eval_perfs", vec![0.5, 1.0]);
+    vars[n - 3] = MatVar::f64_row("eval_trials", vec![100.0, 150.5]);
+    let p = write_vars(dir.path(), "ev2.mat", &vars);
+    let msg = load_model(&p).unwrap_err().to_string();
+    assert!(msg.contains("'eval_trials'"), "{msg}");
 }
 
 #[test]

@@ -79,6 +79,8 @@ def check_model(dirn):
         ("taus_gaus", (n, 1), "float64"), ("taus_gaus0", (n, 1), "float64"),
         ("losses", (1, 3), "float64"), ("tr", (1, 1), "int64"),
         ("eval_perf_mean", (1, 1), "float64"), ("eval_loss_mean", (1, 1), "float64"),
+        ("eval_trials", (1, 2), "float64"), ("eval_perfs", (1, 2), "float64"),
+        ("eval_losses", (1, 2), "float64"),
         ("opt_scaling_factor", (1, 1), "float64"), ("all_perfs", (3, 1), "float64"),
         ("scaling_factors", (1, 3), "float64"),
     ]:
@@ -95,6 +97,8 @@ def check_model(dirn):
     check(np.array_equal(d["exc"].ravel(), 1 - d["inh"].ravel()), f"{path}: exc")
     check(list(d["activation"]) == ["sigmoid"], f"{path}: activation")
     check(list(d["task"]) == ["go-nogo"], f"{path}: task")
+    check(np.array_equal(d["eval_trials"].ravel(), [100, 200]), f"{path}: eval_trials")
+    check(np.array_equal(d["eval_perfs"].ravel(), [0.5, 0.96]), f"{path}: eval_perfs")
     check(d["opt_scaling_factor"][0, 0] == 35.0, f"{path}: opt")
     check(np.array_equal(d["all_perfs"].ravel(), [0.5, 0.9, 0.97]), f"{path}: all_perfs")
     check(np.array_equal(d["scaling_factors"].ravel(), [25, 30, 35]), f"{path}: factors")
