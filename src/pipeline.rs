@@ -113,6 +113,11 @@ pub fn run(
     cfg.validate()?;
     let task = cfg.task()?;
     prepare_dir(dir, force)?;
+    // A forced re-run must not leave another run's networks beside its own.
+    let old_attempts = dir.join("attempts");
+    if force && old_attempts.is_dir() {
+        std::fs::remove_dir_all(&old_attempts).map_err(|e| Error::io(&old_attempts, e))?;
+    }
     let paths = RunPaths {
         dir: dir.to_path_buf(),
     };

@@ -383,6 +383,36 @@ fn run_retrains_until_the_target_and_keeps_every_attempt() {
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("Networks trained"), "{report}");
 
+    // A forced re-run with one network leaves no attempts of the old run.
+    let o = run(&[
+        "run",
+        "--out",
+        out.to_str().unwrap(),
+        "--force",
+        "--n",
+        "20",
+        "--som-n",
+        "0",
+        "--n-trials",
+        "30",
+        "--eval-freq",
+        "10",
+        "--eval-trials",
+        "5",
+        "--lambdas",
+        "30",
+        "--trials",
+        "2",
+        "--no-refine",
+        "--eval-trials-spiking",
+        "2",
+        "--attempts",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!out.join("attempts").exists());
+    assert!(out.join("model.mat").exists());
+
     for (flag, val) in [("--attempts", "0"), ("--target-accuracy", "1.5")] {
         let r = run(&[
             "run",
