@@ -327,13 +327,10 @@ fn config_prints_a_loadable_default() {
     assert!(error_line(&r).contains("n"), "{}", stderr(&r));
 }
 
-#[test]
-fn run_retrains_until_the_target_and_keeps_every_attempt() {
-    // Tiny networks trained for 30 trials miss the stopping rule, so the
-    // first attempt is dropped before the search; the last one is searched.
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r");
-    let o = run(&[
+/// `run` arguments for a tiny Go-NoGo network (N = 20, 30 training trials,
+/// no refinement) into `out`, followed by `extra`.
+fn tiny_run<'a>(out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
         "run",
         "--out",
         out.to_str().unwrap(),
@@ -347,19 +344,34 @@ fn run_retrains_until_the_target_and_keeps_every_attempt() {
         "10",
         "--eval-trials",
         "5",
-        "--lambdas",
-        "30,40",
-        "--trials",
-        "4",
         "--no-refine",
-        "--eval-trials-spiking",
-        "4",
-        "--attempts",
-        "2",
-        "--target-accuracy",
-        "1.0",
-        "--json",
-    ]);
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+#[test]
+fn run_retrains_until_the_target_and_keeps_every_attempt() {
+    // Tiny networks trained for 30 trials miss the stopping rule, so the
+    // first attempt is dropped before the search; the last one is searched.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let o = run(&tiny_run(
+        &out,
+        &[
+            "--lambdas",
+            "30,40",
+            "--trials",
+            "4",
+            "--eval-trials-spiking",
+            "4",
+            "--attempts",
+            "2",
+            "--target-accuracy",
+            "1.0",
+            "--json",
+        ],
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     let m = last_json(&o);
     let att = m["attempts"].as_array().expect("attempts");
@@ -384,31 +396,20 @@ fn run_retrains_until_the_target_and_keeps_every_attempt() {
     assert!(report.contains("Networks trained"), "{report}");
 
     // A forced re-run with one network leaves no attempts of the old run.
-    let o = run(&[
-        "run",
-        "--out",
-        out.to_str().unwrap(),
-        "--force",
-        "--n",
-        "20",
-        "--som-n",
-        "0",
-        "--n-trials",
-        "30",
-        "--eval-freq",
-        "10",
-        "--eval-trials",
-        "5",
-        "--lambdas",
-        "30",
-        "--trials",
-        "2",
-        "--no-refine",
-        "--eval-trials-spiking",
-        "2",
-        "--attempts",
-        "1",
-    ]);
+    let o = run(&tiny_run(
+        &out,
+        &[
+            "--force",
+            "--lambdas",
+            "30",
+            "--trials",
+            "2",
+            "--eval-trials-spiking",
+            "2",
+            "--attempts",
+            "1",
+        ],
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!out.join("attempts").exists());
     assert!(out.join("model.mat").exists());
