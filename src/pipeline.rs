@@ -177,7 +177,7 @@ pub fn run(
     if !target_met {
         say(&format!(
             "      warning: no network reached spiking accuracy {target:.2} in {} attempt(s); keeping the best (seed {})",
-            cfg.attempts, chosen.seed
+            cfg.attempts, chosen.cfg.seed
         ));
     }
     if cfg.attempts > 1 {
@@ -284,7 +284,6 @@ pub fn attempt_seed(seed: u64, k: usize) -> u64 {
 struct Attempt {
     /// The configuration with this attempt's seed.
     cfg: RunConfig,
-    seed: u64,
     file: PathBuf,
     train: train::TrainOutcome,
     rate_accuracy: f64,
@@ -314,7 +313,7 @@ impl Attempt {
     fn to_json(&self, target: f64, dir: &Path) -> Value {
         let file = self.file.strip_prefix(dir).unwrap_or(&self.file);
         let mut j = json!({
-            "seed": self.seed, "file": file.display().to_string(),
+            "seed": self.cfg.seed, "file": file.display().to_string(),
             "train_trials": self.train.trials, "train_success": self.train.success,
             "train_seconds": self.train.seconds, "rate_accuracy": self.rate_accuracy,
             "target_accuracy": target,
@@ -392,7 +391,6 @@ fn run_attempt(
     ));
     let mut a = Attempt {
         cfg: cfg.clone(),
-        seed: cfg.seed,
         file: file.to_path_buf(),
         train: out,
         rate_accuracy,
