@@ -24,6 +24,13 @@ fn last_json(o: &Output) -> serde_json::Value {
     serde_json::from_str(out.lines().last().expect("stdout line")).expect("JSON")
 }
 
+/// Every key of `keys` is in the JSON object `j`.
+fn assert_keys(j: &serde_json::Value, keys: &[&str]) {
+    for k in keys {
+        assert!(j.get(k).is_some(), "missing {k} in {j}");
+    }
+}
+
 /// The last non-empty stderr line, which must be the error.
 fn error_line(o: &Output) -> String {
     assert!(!o.status.success(), "expected failure: {}", stderr(o));
@@ -54,19 +61,20 @@ fn tiny_model(dir: &Path, name: &str, seed: &str) -> PathBuf {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let j = last_json(&o);
-    for k in [
-        "task",
-        "n",
-        "seed",
-        "trials",
-        "eval_perf",
-        "eval_loss",
-        "success",
-        "seconds",
-        "out",
-    ] {
-        assert!(j.get(k).is_some(), "missing {k} in {j}");
-    }
+    assert_keys(
+        &j,
+        &[
+            "task",
+            "n",
+            "seed",
+            "trials",
+            "eval_perf",
+            "eval_loss",
+            "success",
+            "seconds",
+            "out",
+        ],
+    );
     assert_eq!(j["trials"], 30);
     out
 }
@@ -189,16 +197,17 @@ fn search_errors_and_interrupts_leave_the_model_file_unchanged() {
     ]);
     assert!(r.status.success(), "{}", stderr(&r));
     let j = last_json(&r);
-    for k in [
-        "lambdas",
-        "accuracies",
-        "refined_lambdas",
-        "refined_accuracies",
-        "best_lambda",
-        "best_accuracy",
-    ] {
-        assert!(j.get(k).is_some(), "missing {k} in {j}");
-    }
+    assert_keys(
+        &j,
+        &[
+            "lambdas",
+            "accuracies",
+            "refined_lambdas",
+            "refined_accuracies",
+            "best_lambda",
+            "best_accuracy",
+        ],
+    );
     let f = mat::read(&m).unwrap();
     let old = mat::parse(&before, &m).unwrap();
     for v in &old.vars {
@@ -214,16 +223,17 @@ fn search_errors_and_interrupts_leave_the_model_file_unchanged() {
     let r = run(&["eval", ms, "--trials", "4", "--json"]);
     assert!(r.status.success(), "{}", stderr(&r));
     let j = last_json(&r);
-    for k in [
-        "lambda",
-        "accuracy",
-        "per_type",
-        "ci95",
-        "rate_exc_hz",
-        "rate_inh_hz",
-    ] {
-        assert!(j.get(k).is_some(), "missing {k} in {j}");
-    }
+    assert_keys(
+        &j,
+        &[
+            "lambda",
+            "accuracy",
+            "per_type",
+            "ci95",
+            "rate_exc_hz",
+            "rate_inh_hz",
+        ],
+    );
 }
 
 #[test]
