@@ -5,6 +5,8 @@
 #
 #   bash scripts/accuracy_runs.sh TASK [OUT] [EXTRA TRAIN FLAGS...]
 #   e.g. bash scripts/accuracy_runs.sh mante runs/acc --n 250 --n-trials 10000
+# SEARCH_FLAGS go to both search and eval, e.g. MATLAB's scoring protocol:
+#   SEARCH_FLAGS="--window-start 10000 --nogo-rule max" bash scripts/accuracy_runs.sh go-nogo runs/matlab
 set -euo pipefail
 cd "$(dirname "$0")/.."
 task=$1; out=${2:-runs/accuracy}; shift $(( $# >= 2 ? 2 : 1 ))
@@ -15,6 +17,8 @@ log="$out/$task.jsonl"
 for seed in 1 2 3 4 5; do
   m="$out/$task-s$seed.mat"
   "$bin" train --task "$task" --seed "$seed" --out "$m" --json "$@" 2>/dev/null | tail -1 | sed 's/^/{"step":"train",/; s/^{"step":"train",{/{"step":"train",/' >> "$log"
-  "$bin" search "$m" --seed "$seed" --json 2>/dev/null | tail -1 | sed 's/^{/{"step":"search",/' >> "$log"
-  "$bin" eval "$m" --seed "$seed" --trials 200 --json 2>/dev/null | tail -1 | sed 's/^{/{"step":"eval",/' >> "$log"
+  # shellcheck disable=SC2086
+  "$bin" search "$m" --seed "$seed" ${SEARCH_FLAGS:-} --json 2>/dev/null | tail -1 | sed 's/^{/{"step":"search",/' >> "$log"
+  # shellcheck disable=SC2086
+  "$bin" eval "$m" --seed "$seed" --trials 200 ${SEARCH_FLAGS:-} --json 2>/dev/null | tail -1 | sed 's/^{/{"step":"eval",/' >> "$log"
 done

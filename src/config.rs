@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::lif::{ConversionOptions, LifParams, NeuronModel};
 use crate::rate::{Activation, NetConfig, Taus, WeightDist};
 use crate::search::{EvalOptions, SearchOptions};
-use crate::task::{task_by_name, Task};
+use crate::task::{task_by_name, task_with_nogo_rule, NoGoRule, Task};
 use crate::train::TrainConfig;
 
 /// Network architecture, as on the command line.
@@ -75,6 +75,10 @@ pub struct SearchSection {
     /// Go-NoGo 10000, XOR 20000, Mante 26000); absent: the task's window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_start: Option<usize>,
+    /// NoGo scoring of the spiking output: `abs` (max |o| < 0.3, SPEC §2)
+    /// or `max` (max o < 0.3, MATLAB's search); absent: `abs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nogo_rule: Option<String>,
     /// Down-sampling factor of the spiking simulation (1: dt = 0.05 ms).
     pub downsample: usize,
     /// Neuron model: lif or qif.
@@ -164,6 +168,7 @@ impl RunConfig {
                 trials: 100,
                 refine: true,
                 window_start: None,
+                nogo_rule: None,
                 downsample: 1,
                 neuron: "lif".into(),
                 initial_weights: false,
@@ -215,9 +220,21 @@ impl RunConfig {
         toml::to_string_pretty(self).expect("config serialises")
     }
 
-    /// The task.
+    /// The task (for training and the rate network's scoring).
     pub fn task(&self) -> Result<Box<dyn Task>> {
         task_by_name(&self.task)
+    }
+
+    /// The task as the spiking search and evaluation score it: [`task`]
+    /// with `search.nogo_rule` applied.
+    ///
+    /// [`task`]: RunConfig::task
+    pub fn scoring_task(&self) -> Result<Box<dyn Task>> {
+        let rule = match &self.search.nogo_rule {
+            Some(r) => r.parse::<NoGoRule>()?,
+            None => NoGoRule::Abs,
+        };
+        task_with_nogo_rule(&self.task, rule)
     }
 
     /// The network configuration.
@@ -316,7 +333,7 @@ impl RunConfig {
 
     /// Check every section.
     pub fn validate(&self) -> Result<()> {
-        self.task()?;
+        self.scoring_task()?;
         if self.attempts == 0 || self.attempts > 100 {
             return Err(Error::param(
                 "attempts",

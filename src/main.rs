@@ -46,7 +46,7 @@ enum Cmd {
     /// Simulate one trial of the spiking network and save spikes and output as .mat.
     Simulate(SimulateArgs),
     /// The whole pipeline: train, save, search lambda, evaluate, figures, report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Make the figures from an existing model .mat or `simulate` output.
     Plot(PlotArgs),
     /// Print the default `run` configuration of a task as TOML (for `run --config`).
@@ -121,6 +121,10 @@ struct SpikeFlags {
     /// response window; the MATLAB search used 10000 (go-nogo), 20000 (xor), 26000 (mante).
     #[arg(long)]
     window_start: Option<usize>,
+    /// NoGo trials (go-nogo): abs = max |output| < 0.3 (SPEC, the training
+    /// rule) or max = max output < 0.3 (MATLAB's lambda_grid_search.m) [abs].
+    #[arg(long)]
+    nogo_rule: Option<String>,
     /// Down-sampling factor d: every d-th stimulus column, dt = d·0.05 ms [1].
     #[arg(long)]
     downsample: Option<usize>,
@@ -359,6 +363,9 @@ impl SpikeFlags {
         if self.window_start.is_some() {
             s.window_start = self.window_start;
         }
+        if self.nogo_rule.is_some() {
+            s.nogo_rule = self.nogo_rule.clone();
+        }
         set(&mut s.downsample, self.downsample);
         set(&mut s.neuron, self.neuron.clone());
         if self.initial_weights {
@@ -510,6 +517,7 @@ fn search_one(path: &Path, a: &SearchArgs, cancel: &AtomicBool) -> Result<serde_
     set(&mut c.seed, a.seed);
     a.search.apply(&mut c);
     a.spike.apply(&mut c);
+    let task = c.scoring_task()?;
     let opts = c.search_options(!a.json)?;
     eprintln!(
         "searching lambda for {} ({}, N = {}): {} values × {} trials{}",
@@ -596,6 +604,7 @@ fn cmd_eval(a: &EvalArgs) -> Result<()> {
     set(&mut c.seed, a.seed);
     set(&mut c.eval.trials, a.trials);
     a.spike.apply(&mut c);
+    let task = c.scoring_task()?;
     let opts = c.eval_options(!a.json)?;
     let cancel = cancel_flag();
     let r = search::evaluate(&model, task.as_ref(), lambda, &opts, &cancel)?;

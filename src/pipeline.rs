@@ -112,6 +112,7 @@ pub fn run(
 ) -> Result<RunOutcome> {
     cfg.validate()?;
     let task = cfg.task()?;
+    let spike_task = cfg.scoring_task()?;
     prepare_dir(dir, force)?;
     // A forced re-run must not leave another run's networks beside its own.
     let old_attempts = dir.join("attempts");
@@ -145,7 +146,16 @@ pub fn run(
         } else {
             paths.attempt_model(k, seed)
         };
-        let a = run_attempt(&ck, task.as_ref(), k, last, &file, progress, cancel)?;
+        let a = run_attempt(
+            &ck,
+            task.as_ref(),
+            spike_task.as_ref(),
+            k,
+            last,
+            &file,
+            progress,
+            cancel,
+        )?;
         let accepted = a.accepted(target);
         let mut j = a.to_json(target, &paths.dir);
         j["accepted"] = json!(accepted);
@@ -221,7 +231,7 @@ pub fn run(
     let ev = step("eval", || {
         search::evaluate(
             &model,
-            task.as_ref(),
+            spike_task.as_ref(),
             sr.best_lambda,
             &ccfg.eval_options(progress)?,
             cancel,
@@ -329,13 +339,16 @@ impl Attempt {
     }
 }
 
-/// Train one network (saved to `file`), evaluate its rate accuracy, and
+/// Train one network on `task` (saved to `file`), evaluate its rate
+/// accuracy, and search λ with trials scored by `spike_task`
 /// search λ unless it is hopeless and not the `last` attempt: a failed
 /// stopping rule skips the search, a coarse grid far below the target
 /// skips the refinement.
+#[allow(clippy::too_many_arguments)]
 fn run_attempt(
     cfg: &RunConfig,
     task: &dyn Task,
+    spike_task: &dyn Task,
     k: usize,
     last: bool,
     file: &Path,
@@ -408,7 +421,7 @@ fn run_attempt(
         opts.refine_min_accuracy = cfg.target() - 0.1;
     }
     let sr = step("search", || {
-        let r = search::grid_search(&a.train.model, task, &opts, cancel)?;
+        let r = search::grid_search(&a.train.model, spike_task, &opts, cancel)?;
         model_file::write_search_record(file, &r.to_record())?;
         Ok(r)
     })?;

@@ -13,8 +13,11 @@
 //! steps (rate steps × 100/d: Go-NoGo from step 7 500, XOR 20 000, Mante
 //! 30 000 at d = 1). The MATLAB search scored Go-NoGo from step 10 000, XOR
 //! from 20 000 and Mante from 26 000; set `window_start_override` to
-//! reproduce it. (MATLAB's NoGo rule is `max(out) < 0.3`; the task's rule,
-//! used here, is `max |out| < 0.3`.)
+//! reproduce it. MATLAB's NoGo rule is `max(out) < 0.3`, the task's rule
+//! (SPEC §2) `max |out| < 0.3`; pass a task built with
+//! [`crate::task::NoGoRule::Max`] (CLI `--nogo-rule max`) for MATLAB's.
+//! The whole MATLAB protocol on the command line: `--window-start 10000
+//! --nogo-rule max --no-refine`.
 //!
 //! Reproducibility: trial `t` at scaling factor λ draws its stimulus and its
 //! simulation from `rng::stream(seed, &[λ.to_bits(), t])`, so results do not

@@ -82,8 +82,35 @@ pub struct GoNoGo {
     pub stim_dur: usize,
     /// Go is correct when max o > this.
     pub go_threshold: f64,
-    /// NoGo is correct when max |o| < this.
+    /// NoGo is correct when max |o| < this (or max o, see `nogo_rule`).
     pub nogo_threshold: f64,
+    /// How a NoGo trial is scored.
+    pub nogo_rule: NoGoRule,
+}
+
+/// Scoring of a NoGo trial against `nogo_threshold` θ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NoGoRule {
+    /// max |o| < θ over the window (SPEC §2, the TensorFlow training code).
+    #[default]
+    Abs,
+    /// max o < θ (the original MATLAB `lambda_grid_search.m`): negative
+    /// excursions are forgiven.
+    Max,
+}
+
+impl std::str::FromStr for NoGoRule {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "abs" => Ok(NoGoRule::Abs),
+            "max" => Ok(NoGoRule::Max),
+            o => Err(Error::param(
+                "nogo-rule",
+                format!("'{o}' (expected abs or max)"),
+            )),
+        }
+    }
 }
 
 impl Default for GoNoGo {
@@ -94,6 +121,7 @@ impl Default for GoNoGo {
             stim_dur: 25,
             go_threshold: 0.7,
             nogo_threshold: 0.3,
+            nogo_rule: NoGoRule::Abs,
         }
     }
 }
@@ -132,7 +160,10 @@ impl Task for GoNoGo {
         if kind == 0 {
             max(w) > self.go_threshold
         } else {
-            w.iter().all(|v| v.abs() < self.nogo_threshold)
+            match self.nogo_rule {
+                NoGoRule::Abs => w.iter().all(|v| v.abs() < self.nogo_threshold),
+                NoGoRule::Max => max(w) < self.nogo_threshold,
+            }
         }
     }
     fn min_training_trials(&self) -> usize {
@@ -363,6 +394,24 @@ pub fn task_by_name(name: &str) -> Result<Box<dyn Task>> {
     }
 }
 
+/// The built-in task called `name`, with NoGo trials scored by `rule`
+/// (only Go-NoGo has NoGo trials; another task with [`NoGoRule::Max`] is an
+/// error naming `nogo-rule`).
+pub fn task_with_nogo_rule(name: &str, rule: NoGoRule) -> Result<Box<dyn Task>> {
+    let task = task_by_name(name)?;
+    match rule {
+        NoGoRule::Abs => Ok(task),
+        NoGoRule::Max if task.name() == "go-nogo" => Ok(Box::new(GoNoGo {
+            nogo_rule: rule,
+            ..GoNoGo::default()
+        })),
+        NoGoRule::Max => Err(Error::param(
+            "nogo-rule",
+            format!("'max' applies to go-nogo only, not {}", task.name()),
+        )),
+    }
+}
+
 /// Names of the built-in tasks.
 pub const TASK_NAMES: [&str; 3] = ["go-nogo", "xor", "mante"];
 
@@ -489,6 +538,39 @@ mod tests {
         let e = extend_stimulus(&tr.u, 1);
         assert_eq!(e.dim(), (4, 501));
         assert_eq!(e.column(500), tr.u.column(499));
+    }
+
+    #[test]
+    fn nogo_rules_differ_only_on_negative_excursions() {
+        let abs = GoNoGo::default();
+        let max = task_with_nogo_rule("go-nogo", NoGoRule::Max).unwrap();
+        // Window outputs (index 0 = first window sample), NoGo trial (kind 1).
+        let dip = [0.0, -0.5, 0.1];
+        let bump = [0.0, 0.31, -0.1];
+        let quiet = [0.29, -0.29, 0.0];
+        assert!(!abs.is_correct(1, &dip));
+        assert!(max.is_correct(1, &dip));
+        assert!(!abs.is_correct(1, &bump) && !max.is_correct(1, &bump));
+        assert!(abs.is_correct(1, &quiet) && max.is_correct(1, &quiet));
+        // Go trials are scored alike.
+        assert_eq!(abs.is_correct(0, &bump), max.is_correct(0, &bump));
+        assert!(max.is_correct(0, &[0.0, 0.71]));
+    }
+
+    #[test]
+    fn nogo_rule_is_checked() {
+        assert_eq!("MAX".parse::<NoGoRule>().unwrap(), NoGoRule::Max);
+        let e = "both".parse::<NoGoRule>().err().unwrap().to_string();
+        assert!(e.contains("nogo-rule") && e.contains("both"), "{e}");
+        let e = task_with_nogo_rule("xor", NoGoRule::Max)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("nogo-rule") && e.contains("xor"), "{e}");
+        assert_eq!(
+            task_with_nogo_rule("mante", NoGoRule::Abs).unwrap().name(),
+            "mante"
+        );
     }
 
     #[test]

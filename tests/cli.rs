@@ -157,6 +157,8 @@ fn search_errors_and_interrupts_leave_the_model_file_unchanged() {
     assert!(error_line(&r).contains("lambdas"), "{}", stderr(&r));
     let r = run(&["eval", ms, "--lambda", "-5", "--trials", "2"]);
     assert!(error_line(&r).contains("lambda"), "{}", stderr(&r));
+    let r = run(&["search", ms, "--nogo-rule", "both", "--trials", "2"]);
+    assert!(error_line(&r).contains("nogo-rule"), "{}", stderr(&r));
     assert_eq!(std::fs::read(&m).unwrap(), before);
 
     // Ctrl-C during a long search: non-zero exit, file untouched.
@@ -234,6 +236,25 @@ fn search_errors_and_interrupts_leave_the_model_file_unchanged() {
             "rate_inh_hz",
         ],
     );
+
+    // MATLAB's NoGo rule (max o < 0.3) only forgives: on the same trials
+    // (same seed) it never scores lower than the task's max |o| < 0.3.
+    let acc = |rule: &str| {
+        let r = run(&[
+            "eval",
+            ms,
+            "--trials",
+            "8",
+            "--seed",
+            "3",
+            "--nogo-rule",
+            rule,
+            "--json",
+        ]);
+        assert!(r.status.success(), "{}", stderr(&r));
+        last_json(&r)["accuracy"].as_f64().unwrap()
+    };
+    assert!(acc("max") >= acc("abs"));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::sync::atomic::AtomicBool;
 
 use spikernn::search::{grid_search, SearchOptions};
-use spikernn::task::GoNoGo;
+use spikernn::task::{GoNoGo, NoGoRule};
 
 const MATLAB: [f64; 12] = [
     0.69, 0.85, 0.97, 0.97, 0.93, 0.95, 0.88, 0.76, 0.55, 0.36, 0.36, 0.45,
@@ -24,7 +24,12 @@ fn grid_matches_matlab_curve() {
         seed: 1,
         ..SearchOptions::default()
     };
-    let r = grid_search(&model, &GoNoGo::default(), &opts, &AtomicBool::new(false)).unwrap();
+    // MATLAB's protocol: window from step 10 000, NoGo correct when max o < 0.3.
+    let task = GoNoGo {
+        nogo_rule: NoGoRule::Max,
+        ..GoNoGo::default()
+    };
+    let r = grid_search(&model, &task, &opts, &AtomicBool::new(false)).unwrap();
     let mad: f64 = r
         .accuracies
         .iter()
