@@ -730,6 +730,30 @@ pub fn make_figures(
     Ok(f)
 }
 
+/// How spiking trials were scored: window start (ms and 0.05-ms steps) and
+/// the NoGo rule when it is not the task's.
+fn scoring_text(cfg: &RunConfig) -> Result<String> {
+    let (step, how) = match cfg.search.window_start {
+        Some(w) => (w, "--window-start"),
+        None => (cfg.task()?.response_start() * 100, "the task's window"),
+    };
+    let mut t = format!(
+        "from {} ms (spiking step {step}, {how})",
+        step as f64 * 0.05
+    );
+    if cfg
+        .search
+        .nogo_rule
+        .as_deref()
+        .is_some_and(|r| r.eq_ignore_ascii_case("max"))
+    {
+        t.push_str("; NoGo correct when max output < 0.3 (MATLAB's rule)");
+    } else if cfg.task == "go-nogo" {
+        t.push_str("; NoGo correct when max |output| < 0.3");
+    }
+    Ok(t)
+}
+
 fn write_report(paths: &RunPaths, cfg: &RunConfig, m: &Value, figs: &Figures) -> Result<()> {
     let g = |k: &str| m.get(k).cloned().unwrap_or(Value::Null);
     let f3 = |v: Value| v.as_f64().map_or("–".to_string(), |x| format!("{x:.3}"));
@@ -772,6 +796,7 @@ fn write_report(paths: &RunPaths, cfg: &RunConfig, m: &Value, figs: &Figures) ->
         cfg.eval.trials
     );
     let _ = writeln!(md, "| best lambda | {} |", g("best_lambda"));
+    let _ = writeln!(md, "| spiking trials scored | {} |", scoring_text(cfg)?);
     let ev = g("eval");
     let _ = writeln!(
         md,

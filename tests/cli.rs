@@ -425,6 +425,10 @@ fn run_retrains_until_the_target_and_keeps_every_attempt() {
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("Networks trained"), "{report}");
+    assert!(
+        report.contains("from 375 ms (spiking step 7500"),
+        "{report}"
+    );
 
     // A forced re-run with one network leaves no attempts of the old run.
     let o = run(&tiny_run(
@@ -439,13 +443,30 @@ fn run_retrains_until_the_target_and_keeps_every_attempt() {
             "2",
             "--attempts",
             "1",
+            "--window-start",
+            "10000",
+            "--nogo-rule",
+            "max",
         ],
     ));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!out.join("attempts").exists());
     assert!(out.join("model.mat").exists());
+    // MATLAB's scoring is kept in the run's config and named in the report.
+    let cfg = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(cfg.contains("nogo_rule = \"max\""), "{cfg}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("from 500 ms (spiking step 10000")
+            && report.contains("max output < 0.3 (MATLAB"),
+        "{report}"
+    );
 
-    for (flag, val) in [("--attempts", "0"), ("--target-accuracy", "1.5")] {
+    for (flag, val) in [
+        ("--attempts", "0"),
+        ("--target-accuracy", "1.5"),
+        ("--nogo-rule", "min"),
+    ] {
         let r = run(&[
             "run",
             "--out",
