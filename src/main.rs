@@ -14,7 +14,7 @@ use spikernn::config::{parse_lambdas, RunConfig};
 use spikernn::lif::{LifNetwork, Opto, OptoMode, Record, SimOptions};
 use spikernn::mat::{self, MatData, MatVar};
 use spikernn::model_file;
-use spikernn::pipeline::{self, eval_json, search_json};
+use spikernn::pipeline::{self, eval_json, scoring_json, scoring_text, search_json};
 use spikernn::rate::RateModel;
 use spikernn::search;
 use spikernn::task::{extend_stimulus, task_by_name, Task};
@@ -520,13 +520,14 @@ fn search_one(path: &Path, a: &SearchArgs, cancel: &AtomicBool) -> Result<serde_
     let task = c.scoring_task()?;
     let opts = c.search_options(!a.json)?;
     eprintln!(
-        "searching lambda for {} ({}, N = {}): {} values × {} trials{}",
+        "searching lambda for {} ({}, N = {}): {} values × {} trials{}; scored {}",
         path.display(),
         task.name(),
         model.n(),
         opts.lambdas.len(),
         opts.n_trials,
-        if opts.refine { ", then refinement" } else { "" }
+        if opts.refine { ", then refinement" } else { "" },
+        scoring_text(&c)?
     );
     let t0 = std::time::Instant::now();
     let r = search::grid_search(&model, task.as_ref(), &opts, cancel)?;
@@ -548,6 +549,7 @@ fn search_one(path: &Path, a: &SearchArgs, cancel: &AtomicBool) -> Result<serde_
     let mut j = search_json(&r);
     j["model"] = json!(path);
     j["seconds"] = json!(secs);
+    j["scoring"] = scoring_json(&c)?;
     Ok(j)
 }
 
@@ -624,8 +626,11 @@ fn cmd_eval(a: &EvalArgs) -> Result<()> {
             v.accuracy, v.n_trials, v.exc_rate_hz, v.inh_rate_hz
         );
     }
+    eprintln!("  scored {}", scoring_text(&c)?);
     if a.json {
-        println!("{}", eval_json(&r));
+        let mut j = eval_json(&r);
+        j["scoring"] = scoring_json(&c)?;
+        println!("{j}");
     }
     Ok(())
 }

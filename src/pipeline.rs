@@ -217,6 +217,7 @@ pub fn run(
     metrics["rate_accuracy"] = json!(rate_accuracy);
     metrics["rate_loss"] = json!(rate_loss);
     metrics["search"] = search_json(&sr);
+    metrics["scoring"] = scoring_json(cfg)?;
     metrics["best_lambda"] = json!(sr.best_lambda);
     metrics["search_seconds"] = json!(search_seconds);
     metrics["steps_completed"] = json!(["train", "search"]);
@@ -730,26 +731,46 @@ pub fn make_figures(
     Ok(f)
 }
 
-/// How spiking trials were scored: window start (ms and 0.05-ms steps) and
-/// the NoGo rule when it is not the task's.
-fn scoring_text(cfg: &RunConfig) -> Result<String> {
-    let (step, how) = match cfg.search.window_start {
-        Some(w) => (w, "--window-start"),
-        None => (cfg.task()?.response_start() * 100, "the task's window"),
+/// How spiking trials are scored under `cfg`, as JSON:
+/// `{"window_start_step": 7500, "window_start_ms": 375.0, "window": "task"
+/// | "override", "nogo_rule": "abs" | "max" | null}` (steps of 0.05 ms; the
+/// NoGo rule only for Go-NoGo).
+pub fn scoring_json(cfg: &RunConfig) -> Result<Value> {
+    let task = cfg.scoring_task()?;
+    let (step, window) = match cfg.search.window_start {
+        Some(w) => (w, "override"),
+        None => (task.response_start() * 100, "task"),
+    };
+    let rule = (task.name() == "go-nogo").then(|| {
+        cfg.search
+            .nogo_rule
+            .as_deref()
+            .unwrap_or("abs")
+            .to_ascii_lowercase()
+    });
+    Ok(
+        json!({ "window_start_step": step, "window_start_ms": step as f64 * 0.05,
+               "window": window, "nogo_rule": rule }),
+    )
+}
+
+/// [`scoring_json`] in words, for reports and progress lines.
+pub fn scoring_text(cfg: &RunConfig) -> Result<String> {
+    let j = scoring_json(cfg)?;
+    let how = if j["window"] == "task" {
+        "the task's window"
+    } else {
+        "--window-start"
     };
     let mut t = format!(
-        "from {} ms (spiking step {step}, {how})",
-        step as f64 * 0.05
+        "from {} ms (spiking step {}, {how})",
+        j["window_start_ms"].as_f64().unwrap_or(f64::NAN),
+        j["window_start_step"]
     );
-    if cfg
-        .search
-        .nogo_rule
-        .as_deref()
-        .is_some_and(|r| r.eq_ignore_ascii_case("max"))
-    {
-        t.push_str("; NoGo correct when max output < 0.3 (MATLAB's rule)");
-    } else if cfg.task == "go-nogo" {
-        t.push_str("; NoGo correct when max |output| < 0.3");
+    match j["nogo_rule"].as_str() {
+        Some("max") => t.push_str("; NoGo correct when max output < 0.3 (MATLAB's rule)"),
+        Some(_) => t.push_str("; NoGo correct when max |output| < 0.3"),
+        None => {}
     }
     Ok(t)
 }

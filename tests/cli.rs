@@ -252,7 +252,9 @@ fn search_errors_and_interrupts_leave_the_model_file_unchanged() {
             "--json",
         ]);
         assert!(r.status.success(), "{}", stderr(&r));
-        last_json(&r)["accuracy"].as_f64().unwrap()
+        let j = last_json(&r);
+        assert_eq!(j["scoring"]["nogo_rule"], rule);
+        j["accuracy"].as_f64().unwrap()
     };
     assert!(acc("max") >= acc("abs"));
 }
@@ -405,6 +407,7 @@ fn run_retrains_until_the_target_and_keeps_every_attempt() {
     ));
     assert!(o.status.success(), "{}", stderr(&o));
     let m = last_json(&o);
+    assert_eq!(m["scoring"]["window_start_step"], 7500, "{m}");
     let att = m["attempts"].as_array().expect("attempts");
     assert_eq!(att.len(), 2, "{m}");
     assert_eq!(att[0]["seed"], 1);
