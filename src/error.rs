@@ -69,14 +69,15 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
-    /// A step of the pipeline failed; `source` says why.
-    #[error("step '{step}' failed: {source}")]
+    /// A step of the pipeline failed; `cause` says why. (The cause is part
+    /// of the message, not an error `source`, so that printing the chain
+    /// does not repeat it.)
+    #[error("step '{step}' failed: {cause}")]
     Step {
         /// The step: train, search, eval, figures or report.
         step: String,
         /// Why it failed.
-        #[source]
-        source: Box<Error>,
+        cause: Box<Error>,
     },
 
     /// Producing a figure failed.

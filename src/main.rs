@@ -840,6 +840,11 @@ fn main() {
                          # that `spikernn train` uses (see RunConfig::for_run)."
                     );
                 }
+                println!(
+                    "# Optional in [search]: window_start = STEP (score from this 0.05-ms step;\n\
+                     # MATLAB: go-nogo 10000, xor 20000, mante 26000) and, for go-nogo,\n\
+                     # nogo_rule = \"max\" (MATLAB's max output < 0.3 instead of max |output| < 0.3)."
+                );
                 print!("{}", c.to_toml())
             })
             .map_err(Into::into),

@@ -81,7 +81,7 @@ fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         Error::Interrupted => Error::Interrupted,
         e => Error::Step {
             step: name.to_string(),
-            source: Box::new(e),
+            cause: Box::new(e),
         },
     })
 }

@@ -336,6 +336,13 @@ fn run_refuses_an_existing_directory() {
     assert!(line.contains("--force") && line.contains("out"), "{line}");
     assert_eq!(std::fs::read(&keep).unwrap(), b"mine");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+    // A failing step is named once, with its cause once.
+    let out = dir.path().join("r");
+    let r = run(&["run", "--out", out.to_str().unwrap(), "--n", "10"]);
+    let line = error_line(&r);
+    assert!(line.contains("step 'train' failed"), "{line}");
+    assert_eq!(line.matches("som-n").count(), 1, "{line}");
 }
 
 #[test]
