@@ -255,7 +255,7 @@ pub fn run(
     let figs = step("figures", || {
         make_figures(
             &model,
-            task.as_ref(),
+            spike_task.as_ref(),
             sr.best_lambda,
             Some(&sr),
             &evals,
@@ -517,6 +517,7 @@ pub struct Figures {
 
 /// One simulated trial per trial type at `lambda`, plus the rate output.
 struct TypeRun {
+    kind: usize,
     name: String,
     rate_o: Vec<f64>,
     target: Vec<f64>,
@@ -546,6 +547,7 @@ fn type_runs(
             forward(model, &prep, &trial.u, &mut r, &mut tr);
             let sim = net.simulate(&extend_stimulus(&trial.u, 1), &sim_opts, &mut r)?;
             Ok(TypeRun {
+                kind: k,
                 name,
                 rate_o: tr.o,
                 target: trial.target,
@@ -595,14 +597,37 @@ pub fn make_figures(
         y: y.to_vec(),
         style,
     };
+    // Scoring thresholds drawn over the response window.
+    let thresholds = |kind: usize, from_ms: f64, to_ms: f64| -> Vec<plot::Trace> {
+        task.thresholds(kind)
+            .into_iter()
+            .map(|v| {
+                trace(
+                    "scoring threshold",
+                    &[from_ms, to_ms],
+                    &[v, v],
+                    TraceStyle::Threshold,
+                )
+            })
+            .collect()
+    };
+    let rate_from = task.response_start() as f64 * RATE_DT_MS;
+    let rate_to = t_rate.last().copied().unwrap_or(rate_from);
+    let spk_from = scoring_json(cfg)?["window_start_ms"]
+        .as_f64()
+        .unwrap_or(rate_from);
     let panels: Vec<Panel> = runs
         .iter()
-        .map(|r| Panel {
-            title: r.name.clone(),
-            traces: vec![
+        .map(|r| {
+            let mut traces = vec![
                 trace("target", &t_rate, &r.target, TraceStyle::Target),
                 trace("rate output", &t_rate, &r.rate_o, TraceStyle::Main),
-            ],
+            ];
+            traces.extend(thresholds(r.kind, rate_from, rate_to));
+            Panel {
+                title: r.name.clone(),
+                traces,
+            }
         })
         .collect();
     plot::output_panels(
@@ -613,7 +638,7 @@ pub fn make_figures(
     )?;
     add(
         "rate_output",
-        "Rate-network output against the target, one trial per trial type.".into(),
+        "Rate-network output against the target, one trial per trial type; dashed red: the scoring thresholds over the response window.".into(),
     );
     let panels: Vec<Panel> = runs
         .iter()
@@ -621,12 +646,15 @@ pub fn make_figures(
             let t_spk: Vec<f64> = (1..=r.sim.out.len())
                 .map(|i| i as f64 * r.sim.dt_ms)
                 .collect();
+            let mut traces = vec![
+                trace("rate output", &t_rate, &r.rate_o, TraceStyle::Secondary),
+                trace("spiking output", &t_spk, &r.sim.out, TraceStyle::Main),
+            ];
+            let spk_to = t_spk.last().copied().unwrap_or(spk_from);
+            traces.extend(thresholds(r.kind, spk_from, spk_to));
             Panel {
                 title: r.name.clone(),
-                traces: vec![
-                    trace("rate output", &t_rate, &r.rate_o, TraceStyle::Secondary),
-                    trace("spiking output", &t_spk, &r.sim.out, TraceStyle::Main),
-                ],
+                traces,
             }
         })
         .collect();
@@ -638,7 +666,7 @@ pub fn make_figures(
     )?;
     add(
         "spiking_vs_rate",
-        format!("Spiking network output (λ = {lambda}) against the rate network's, same stimulus."),
+        format!("Spiking network output (λ = {lambda}) against the rate network's, same stimulus; dashed red: the scoring thresholds over the spiking response window."),
     );
     let rasters: Vec<RasterPanel> = runs
         .iter()

@@ -70,6 +70,7 @@ const MAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
 const SECONDARY_COLOR: RGBColor = RGBColor(255, 127, 14);
 const GREEN_COLOR: RGBColor = RGBColor(44, 160, 44);
 const GRAY_COLOR: RGBColor = RGBColor(110, 110, 110);
+const THRESHOLD_COLOR: RGBColor = RGBColor(200, 40, 40);
 
 type DrawResult<T = ()> = std::result::Result<T, String>;
 
@@ -99,6 +100,9 @@ pub enum TraceStyle {
     Secondary,
     /// Dashed black: the task's target.
     Target,
+    /// Thin dashed red: a scoring threshold, drawn over the response window
+    /// (a horizontal two-point trace from the window's start to its end).
+    Threshold,
 }
 
 /// One time series of an output panel.
@@ -627,6 +631,7 @@ fn trace_mark(style: TraceStyle) -> Mark {
         TraceStyle::Main => Mark::Line(MAIN_COLOR.to_rgba(), 2),
         TraceStyle::Secondary => Mark::Line(SECONDARY_COLOR.mix(0.8), 2),
         TraceStyle::Target => Mark::Dashed(BLACK.to_rgba(), 2),
+        TraceStyle::Threshold => Mark::Dashed(THRESHOLD_COLOR.to_rgba(), 1),
     }
 }
 
@@ -1093,7 +1098,12 @@ impl Figure for OutputFigure<'_> {
                     .msg()?;
             }
             // Comparison trace over the (often noisy) main one, target on top.
-            for order in [TraceStyle::Main, TraceStyle::Secondary, TraceStyle::Target] {
+            for order in [
+                TraceStyle::Main,
+                TraceStyle::Secondary,
+                TraceStyle::Target,
+                TraceStyle::Threshold,
+            ] {
                 for (style, pts) in traces.iter().filter(|(s, _)| *s == order) {
                     match style {
                         TraceStyle::Main => chart
@@ -1116,6 +1126,15 @@ impl Figure for OutputFigure<'_> {
                                 8,
                                 5,
                                 BLACK.stroke_width(2),
+                            ))
+                            .map(|_| ())
+                            .msg()?,
+                        TraceStyle::Threshold => chart
+                            .draw_series(DashedLineSeries::new(
+                                pts.iter().copied(),
+                                4,
+                                4,
+                                THRESHOLD_COLOR.stroke_width(1),
                             ))
                             .map(|_| ())
                             .msg()?,

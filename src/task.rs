@@ -52,6 +52,11 @@ pub trait Task: Send + Sync {
     /// Whether an output trace restricted to the response window is correct
     /// for a trial of type `kind`.
     fn is_correct(&self, kind: usize, window: &[f64]) -> bool;
+    /// Output levels that decide a trial of type `kind` in the response
+    /// window, for figures (Go-NoGo Go: 0.7; NoGo: ±0.3). Default: none.
+    fn thresholds(&self, _kind: usize) -> Vec<f64> {
+        Vec::new()
+    }
     /// Minimum number of training trials before the stopping rule may fire.
     fn min_training_trials(&self) -> usize {
         0
@@ -166,6 +171,13 @@ impl Task for GoNoGo {
             }
         }
     }
+    fn thresholds(&self, kind: usize) -> Vec<f64> {
+        match (kind, self.nogo_rule) {
+            (0, _) => vec![self.go_threshold],
+            (_, NoGoRule::Abs) => vec![self.nogo_threshold, -self.nogo_threshold],
+            (_, NoGoRule::Max) => vec![self.nogo_threshold],
+        }
+    }
     fn min_training_trials(&self) -> usize {
         1500
     }
@@ -265,6 +277,10 @@ impl Task for Xor {
         } else {
             min(w) < -self.threshold
         }
+    }
+    fn thresholds(&self, kind: usize) -> Vec<f64> {
+        let (s1, s2) = Self::signs(kind);
+        vec![s1 * s2 * self.threshold]
     }
 }
 
@@ -373,6 +389,9 @@ impl Task for Mante {
         } else {
             min(w) < -self.threshold
         }
+    }
+    fn thresholds(&self, kind: usize) -> Vec<f64> {
+        vec![Self::label(kind) * self.threshold]
     }
     fn sample(&self, rng: &mut dyn RngCore) -> Trial {
         // Each of context, offset signs drawn with probability 0.5.
@@ -555,6 +574,34 @@ mod tests {
         // Go trials are scored alike.
         assert_eq!(abs.is_correct(0, &bump), max.is_correct(0, &bump));
         assert!(max.is_correct(0, &[0.0, 0.71]));
+    }
+
+    #[test]
+    fn thresholds_are_where_the_score_flips() {
+        // A window that sits just beyond a threshold on the side away from
+        // zero, and one just inside it, score differently for that trial type.
+        let tasks: Vec<Box<dyn Task>> = vec![
+            Box::new(GoNoGo::default()),
+            task_with_nogo_rule("go-nogo", NoGoRule::Max).unwrap(),
+            Box::new(Xor::default()),
+            Box::new(Mante::default()),
+        ];
+        for t in &tasks {
+            for k in 0..t.trial_types().len() {
+                let th = t.thresholds(k);
+                assert!(!th.is_empty(), "{} {k}", t.name());
+                for &v in &th {
+                    let out = [v * 1.01];
+                    let inside = [v * 0.99];
+                    assert_ne!(
+                        t.is_correct(k, &out),
+                        t.is_correct(k, &inside),
+                        "{} kind {k} threshold {v}",
+                        t.name()
+                    );
+                }
+            }
+        }
     }
 
     #[test]
