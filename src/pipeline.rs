@@ -797,7 +797,7 @@ pub fn scoring_text(cfg: &RunConfig) -> Result<String> {
     );
     match j["nogo_rule"].as_str() {
         Some("max") => t.push_str("; NoGo correct when max output < 0.3 (MATLAB's rule)"),
-        Some(_) => t.push_str("; NoGo correct when max |output| < 0.3"),
+        Some(_) => t.push_str("; NoGo correct when max abs(output) < 0.3"),
         None => {}
     }
     Ok(t)

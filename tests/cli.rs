@@ -439,6 +439,10 @@ fn run_retrains_until_the_target_and_keeps_every_attempt() {
         report.contains("from 375 ms (spiking step 7500"),
         "{report}"
     );
+    // Every spiking summary row is a two-cell Markdown row (no stray '|').
+    for line in report.lines().filter(|l| l.starts_with("| spiking")) {
+        assert_eq!(line.matches('|').count(), 3, "{line}");
+    }
 
     // A forced re-run with one network leaves no attempts of the old run.
     let o = run(&tiny_run(
