@@ -626,12 +626,21 @@ enum Mark {
     Tick(RGBColor),
 }
 
-fn trace_mark(style: TraceStyle) -> Mark {
+/// Colour, line width (px) and dash (length, gap in px; `None`: solid) of a
+/// trace style, shared by the plot and its legend.
+fn trace_look(style: TraceStyle) -> (RGBAColor, u32, Option<(u32, u32)>) {
     match style {
-        TraceStyle::Main => Mark::Line(MAIN_COLOR.to_rgba(), 2),
-        TraceStyle::Secondary => Mark::Line(SECONDARY_COLOR.mix(0.8), 2),
-        TraceStyle::Target => Mark::Dashed(BLACK.to_rgba(), 2),
-        TraceStyle::Threshold => Mark::Dashed(THRESHOLD_COLOR.to_rgba(), 1),
+        TraceStyle::Main => (MAIN_COLOR.to_rgba(), 2, None),
+        TraceStyle::Secondary => (SECONDARY_COLOR.mix(0.8), 2, None),
+        TraceStyle::Target => (BLACK.to_rgba(), 2, Some((8, 5))),
+        TraceStyle::Threshold => (THRESHOLD_COLOR.to_rgba(), 1, Some((4, 4))),
+    }
+}
+
+fn trace_mark(style: TraceStyle) -> Mark {
+    match trace_look(style) {
+        (c, w, None) => Mark::Line(c, w),
+        (c, w, Some(_)) => Mark::Dashed(c, w),
     }
 }
 
@@ -1105,40 +1114,17 @@ impl Figure for OutputFigure<'_> {
                 TraceStyle::Threshold,
             ] {
                 for (style, pts) in traces.iter().filter(|(s, _)| *s == order) {
-                    match style {
-                        TraceStyle::Main => chart
-                            .draw_series(LineSeries::new(
-                                pts.iter().copied(),
-                                MAIN_COLOR.stroke_width(2),
-                            ))
-                            .map(|_| ())
-                            .msg()?,
-                        TraceStyle::Secondary => chart
-                            .draw_series(LineSeries::new(
-                                pts.iter().copied(),
-                                SECONDARY_COLOR.mix(0.8).stroke_width(2),
-                            ))
-                            .map(|_| ())
-                            .msg()?,
-                        TraceStyle::Target => chart
-                            .draw_series(DashedLineSeries::new(
-                                pts.iter().copied(),
-                                8,
-                                5,
-                                BLACK.stroke_width(2),
-                            ))
-                            .map(|_| ())
-                            .msg()?,
-                        TraceStyle::Threshold => chart
-                            .draw_series(DashedLineSeries::new(
-                                pts.iter().copied(),
-                                4,
-                                4,
-                                THRESHOLD_COLOR.stroke_width(1),
-                            ))
-                            .map(|_| ())
-                            .msg()?,
+                    let (color, width, dash) = trace_look(*style);
+                    let st = color.stroke_width(width);
+                    let pts = pts.iter().copied();
+                    match dash {
+                        None => chart.draw_series(LineSeries::new(pts, st)),
+                        Some((size, gap)) => {
+                            chart.draw_series(DashedLineSeries::new(pts, size, gap, st))
+                        }
                     }
+                    .map(|_| ())
+                    .msg()?;
                 }
             }
             if traces.iter().all(|(_, pts)| pts.is_empty()) {
