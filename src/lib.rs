@@ -18,6 +18,7 @@
 //! - [`plot`] — figures;
 //! - [`config`] — the run configuration (every flag, TOML);
 //! - [`pipeline`] — the whole tutorial in one call;
+//! - [`progress`] — progress bars that leave plain lines in logs;
 //! - [`rng`] — seeded random streams.
 
 #![warn(missing_docs)]
@@ -30,6 +31,7 @@ pub mod mat;
 pub mod model_file;
 pub mod pipeline;
 pub mod plot;
+pub mod progress;
 pub mod rate;
 pub mod rng;
 pub mod search;

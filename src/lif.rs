@@ -625,7 +625,7 @@ impl LifNetwork {
     pub fn warning(&self) -> Option<String> {
         (self.negative_clipped > 0).then(|| {
             format!(
-                "warning: the model obeys Dale's principle but its raw w holds {} negative \
+                "the model obeys Dale's principle but its raw w holds {} negative \
                  entries (a file saved by the Python tutorial?); relu was applied to them",
                 self.negative_clipped
             )

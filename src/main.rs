@@ -531,8 +531,11 @@ fn search_one(path: &Path, a: &SearchArgs, cancel: &AtomicBool) -> Result<serde_
     );
     let t0 = std::time::Instant::now();
     let r = search::grid_search(&model, task.as_ref(), &opts, cancel)?;
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
+    // With progress on, the search printed its warnings when it started.
+    if a.json {
+        for w in &r.warnings {
+            eprintln!("warning: {w}");
+        }
     }
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(

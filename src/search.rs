@@ -28,11 +28,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::lif::{ConversionOptions, LifNetwork, SimOptions, STEPS_PER_COLUMN};
+use crate::progress::Progress;
 use crate::rate::{RateModel, SearchRecord};
 use crate::rng;
 use crate::task::{extend_stimulus, Task};
@@ -185,7 +185,7 @@ struct Runner<'a> {
     seed: u64,
     tag: Option<u64>,
     cancel: &'a AtomicBool,
-    bar: &'a ProgressBar,
+    progress: &'a Progress,
 }
 
 impl Runner<'_> {
@@ -218,7 +218,7 @@ impl Runner<'_> {
                     }
                     None => self.task.score(trial.kind, &res.out, per_rate_step),
                 };
-                self.bar.inc(1);
+                self.progress.bar.inc(1);
                 Ok(Outcome {
                     kind: trial.kind,
                     correct,
@@ -237,17 +237,13 @@ fn accuracy(o: &[Outcome]) -> f64 {
     o.iter().filter(|x| x.correct).count() as f64 / o.len() as f64
 }
 
-fn make_bar(show: bool, len: u64) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} trials, {elapsed} (eta {eta})")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
+/// The search's and evaluation's progress bar over `len` trials.
+fn make_bar(show: bool, len: u64) -> Progress {
+    Progress::new(
+        show,
+        len,
+        "{msg} [{bar:30}] {pos}/{len} trials, {elapsed} (eta {eta})",
+    )
 }
 
 fn check_common(model: &RateModel, task: &dyn Task, n_trials: usize, d: usize) -> Result<()> {
@@ -321,9 +317,9 @@ pub fn grid_search(
         0
     };
     let total = (opts.lambdas.len() + 2 * half) * n + extra;
-    let bar = make_bar(opts.progress, total as u64);
+    let progress = make_bar(opts.progress, total as u64);
     for w in &warnings {
-        bar.println(w);
+        progress.line(format!("warning: {w}"));
     }
     let runner = Runner {
         model,
@@ -334,19 +330,19 @@ pub fn grid_search(
         seed: opts.seed,
         tag: None,
         cancel,
-        bar: &bar,
+        progress: &progress,
     };
 
     let mut done: HashMap<u64, Vec<Outcome>> = HashMap::new();
     let mut accuracies = Vec::with_capacity(opts.lambdas.len());
-    bar.set_message("coarse grid");
+    progress.bar.set_message("coarse grid");
     for &l in &opts.lambdas {
         let o = match done.get(&l.to_bits()) {
             Some(o) => o.clone(),
             None => runner.run(l, 0..n)?,
         };
         let a = accuracy(&o);
-        bar.println(format!("lambda {l:>6.2}: accuracy {a:.3} ({n} trials)"));
+        progress.line(format!("lambda {l:>6.2}: accuracy {a:.3} ({n} trials)"));
         accuracies.push(a);
         done.insert(l.to_bits(), o);
     }
@@ -375,11 +371,11 @@ pub fn grid_search(
         warnings,
     };
     if !opts.refine || accuracies[ib] < opts.refine_min_accuracy {
-        bar.finish_and_clear();
+        progress.bar.finish_and_clear();
         return Ok(result);
     }
 
-    bar.set_message("refining");
+    progress.bar.set_message("refining");
     let h = half as i64;
     let window: Vec<f64> = (-h..=h)
         .map(|k| coarse_best + k as f64 * opts.refine_step)
@@ -391,7 +387,7 @@ pub fn grid_search(
             Some(o) => o.clone(),
             None => {
                 let o = runner.run(l, 0..n)?;
-                bar.println(format!(
+                progress.line(format!(
                     "lambda {l:>6.2}: accuracy {:.3} ({n} trials)",
                     accuracy(&o)
                 ));
@@ -416,11 +412,11 @@ pub fn grid_search(
     let finalists: Vec<usize> = order.into_iter().take(opts.finalists.max(1)).collect();
     let m = opts.finalist_factor * n;
     if m > 0 {
-        bar.set_message("finalists");
+        progress.bar.set_message("finalists");
         for &f in &finalists {
             let more = runner.run(window[f], n..n + m)?;
             pooled[f].extend(more);
-            bar.println(format!(
+            progress.line(format!(
                 "lambda {:>6.2}: pooled accuracy {:.3} ({} trials)",
                 window[f],
                 accuracy(&pooled[f]),
@@ -441,7 +437,7 @@ pub fn grid_search(
     result.best_lambda = window[best];
     result.best_accuracy = accuracy(&pooled[best]);
     result.refined_lambdas = window;
-    bar.finish_and_clear();
+    progress.bar.finish_and_clear();
     if opts.progress {
         eprintln!(
             "best lambda {} (accuracy {:.3})",
@@ -545,8 +541,10 @@ pub fn evaluate(
     cancel: &AtomicBool,
 ) -> Result<EvalResult> {
     check_common(model, task, opts.n_trials, opts.downsample)?;
-    let bar = make_bar(opts.progress, opts.n_trials as u64);
-    bar.set_message(format!("evaluating lambda {lambda}"));
+    let progress = make_bar(opts.progress, opts.n_trials as u64);
+    progress
+        .bar
+        .set_message(format!("evaluating lambda {lambda}"));
     let runner = Runner {
         model,
         task,
@@ -556,10 +554,10 @@ pub fn evaluate(
         seed: opts.seed,
         tag: Some(EVAL_TAG),
         cancel,
-        bar: &bar,
+        progress: &progress,
     };
     let o = runner.run(lambda, 0..opts.n_trials)?;
-    bar.finish_and_clear();
+    progress.bar.finish_and_clear();
     let names = task.trial_types();
     let mut per_type = BTreeMap::new();
     for (kind, name) in names.iter().enumerate() {

@@ -11,13 +11,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Zip;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::bptt::{forward, loss_and_grad, Grads, Loss, Prepared, Trace, Workspace};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::rate::{NetConfig, RateModel, TrainingRecord};
 use crate::rng;
 use crate::task::Task;
@@ -317,17 +317,12 @@ pub fn train_model(
     let mut r = rng::stream(cfg.seed, &[TAG_TRAIN]);
     let mut losses = Vec::with_capacity(cfg.n_trials);
     let mut evals = Vec::new();
-    let bar = if progress {
-        ProgressBar::new(cfg.n_trials as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "train {bar:30} {pos}/{len} trials  {msg}  [{elapsed_precise}]",
-        )
-        .expect("valid template"),
+    let progress = Progress::new(
+        progress,
+        cfg.n_trials as u64,
+        "train {bar:30} {pos}/{len} trials  {msg}  [{elapsed_precise}]",
     );
+    let bar = &progress.bar;
     let mut success = false;
     let mut trials = 0;
     let mut last_acc = f64::NAN;
@@ -384,10 +379,12 @@ pub fn train_model(
                 loss: l,
                 accuracy: acc,
             });
-            bar.set_message(format!(
-                "loss {batch_loss:.3}  eval loss {l:.3}  eval acc {:.2}",
-                acc
-            ));
+            let status = format!("loss {batch_loss:.3}  eval loss {l:.3}  eval acc {acc:.2}");
+            if progress.is_plain() {
+                // No bar in a log: one line per evaluation instead.
+                progress.line(format!("trial {trials}: {status}"));
+            }
+            bar.set_message(status);
             if l < cfg.loss_threshold
                 && acc > cfg.acc_threshold
                 && trials > task.min_training_trials()

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use spikernn::mat;
+use spikernn::mat::{self, MatData};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spikernn"))
@@ -257,6 +257,38 @@ fn search_errors_and_interrupts_leave_the_model_file_unchanged() {
         j["accuracy"].as_f64().unwrap()
     };
     assert!(acc("max") >= acc("abs"));
+}
+
+#[test]
+fn search_prints_each_lambda_and_one_relu_warning_in_a_log() {
+    // Test stderr is not a terminal: the progress bar is hidden, but the
+    // accuracy per lambda and the relu warning must still reach the log.
+    let dir = tempfile::tempdir().unwrap();
+    let m = tiny_model(dir.path(), "m.mat", "1");
+    let mut vars = mat::read(&m).unwrap().vars;
+    let w = vars.iter_mut().find(|v| v.name == "w").unwrap();
+    let MatData::F64(data) = &mut w.data else {
+        panic!("w is not double")
+    };
+    let k = data.iter().position(|&x| x > 0.0).unwrap();
+    data[k] = -0.5;
+    let neg = dir.path().join("neg.mat");
+    mat::write(&neg, &vars).unwrap();
+    let r = run(&[
+        "search",
+        neg.to_str().unwrap(),
+        "--lambdas",
+        "25,50",
+        "--trials",
+        "2",
+        "--no-refine",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let e = stderr(&r);
+    assert!(e.contains("lambda  25.00: accuracy"), "{e}");
+    assert!(e.contains("lambda  50.00: accuracy"), "{e}");
+    assert_eq!(e.matches("1 negative").count(), 1, "{e}");
+    assert!(!e.contains("warning: warning"), "{e}");
 }
 
 #[test]
