@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bptt::Loss;
 use crate::error::{Error, Result};
-use crate::lif::{ConversionOptions, LifParams, NeuronModel};
+use crate::lif::{ConversionOptions, LifParams, NeuronModel, DT_MS, STEPS_PER_COLUMN};
 use crate::rate::{Activation, NetConfig, Taus, WeightDist};
 use crate::search::{EvalOptions, SearchOptions};
 use crate::task::{task_by_name, task_with_nogo_rule, NoGoRule, Task};
@@ -89,6 +89,47 @@ pub struct SearchSection {
     pub keep_negative_weights: bool,
     /// Synaptic rise time (ms); 0 selects the single-exponential synapse.
     pub tr_ms: f64,
+}
+
+/// How spiking trials are scored ([`RunConfig::scoring`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scoring {
+    /// First scored spiking step (steps of 0.05 ms, before down-sampling).
+    pub window_start_step: usize,
+    /// The step is the task's response window (else `window_start`).
+    pub from_task: bool,
+    /// The NoGo rule; `None` for tasks without NoGo trials.
+    pub nogo_rule: Option<NoGoRule>,
+}
+
+impl Scoring {
+    /// Start of the scored window in ms.
+    pub fn window_start_ms(&self) -> f64 {
+        self.window_start_step as f64 * DT_MS
+    }
+
+    /// In words, for reports and progress lines (no `|`: it goes into
+    /// Markdown tables).
+    pub fn describe(&self) -> String {
+        let how = if self.from_task {
+            "the task's window"
+        } else {
+            "--window-start"
+        };
+        let mut t = format!(
+            "from {} ms (spiking step {}, {how})",
+            self.window_start_ms(),
+            self.window_start_step
+        );
+        match self.nogo_rule {
+            Some(NoGoRule::Max) => {
+                t.push_str("; NoGo correct when max output < 0.3 (MATLAB's rule)")
+            }
+            Some(NoGoRule::Abs) => t.push_str("; NoGo correct when max abs(output) < 0.3"),
+            None => {}
+        }
+        t
+    }
 }
 
 /// Spiking evaluation, as on the command line.
@@ -230,11 +271,30 @@ impl RunConfig {
     ///
     /// [`task`]: RunConfig::task
     pub fn scoring_task(&self) -> Result<Box<dyn Task>> {
-        let rule = match &self.search.nogo_rule {
-            Some(r) => r.parse::<NoGoRule>()?,
-            None => NoGoRule::Abs,
-        };
-        task_with_nogo_rule(&self.task, rule)
+        task_with_nogo_rule(&self.task, self.nogo_rule()?)
+    }
+
+    /// `search.nogo_rule`, parsed (absent: [`NoGoRule::Abs`]).
+    fn nogo_rule(&self) -> Result<NoGoRule> {
+        match &self.search.nogo_rule {
+            Some(r) => r.parse(),
+            None => Ok(NoGoRule::Abs),
+        }
+    }
+
+    /// How the spiking search and evaluation score trials.
+    pub fn scoring(&self) -> Result<Scoring> {
+        let task = self.scoring_task()?;
+        Ok(Scoring {
+            window_start_step: self
+                .search
+                .window_start
+                .unwrap_or(task.response_start() * STEPS_PER_COLUMN),
+            from_task: self.search.window_start.is_none(),
+            nogo_rule: (task.name() == "go-nogo")
+                .then(|| self.nogo_rule())
+                .transpose()?,
+        })
     }
 
     /// The network configuration.

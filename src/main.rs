@@ -14,7 +14,7 @@ use spikernn::config::{parse_lambdas, RunConfig};
 use spikernn::lif::{LifNetwork, Opto, OptoMode, Record, SimOptions};
 use spikernn::mat::{self, MatData, MatVar};
 use spikernn::model_file;
-use spikernn::pipeline::{self, eval_json, scoring_json, scoring_text, search_json};
+use spikernn::pipeline::{self, eval_json, scoring_json, search_json};
 use spikernn::rate::RateModel;
 use spikernn::search;
 use spikernn::task::{extend_stimulus, task_by_name, Task};
@@ -527,7 +527,7 @@ fn search_one(path: &Path, a: &SearchArgs, cancel: &AtomicBool) -> Result<serde_
         opts.lambdas.len(),
         opts.n_trials,
         if opts.refine { ", then refinement" } else { "" },
-        scoring_text(&c)?
+        c.scoring()?.describe()
     );
     let t0 = std::time::Instant::now();
     let r = search::grid_search(&model, task.as_ref(), &opts, cancel)?;
@@ -629,7 +629,7 @@ fn cmd_eval(a: &EvalArgs) -> Result<()> {
             v.accuracy, v.n_trials, v.exc_rate_hz, v.inh_rate_hz
         );
     }
-    eprintln!("  scored {}", scoring_text(&c)?);
+    eprintln!("  scored {}", c.scoring()?.describe());
     if a.json {
         let mut j = eval_json(&r);
         j["scoring"] = scoring_json(&c)?;

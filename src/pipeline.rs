@@ -341,8 +341,8 @@ impl Attempt {
 }
 
 /// Train one network on `task` (saved to `file`), evaluate its rate
-/// accuracy, and search λ with trials scored by `spike_task`
-/// search λ unless it is hopeless and not the `last` attempt: a failed
+/// accuracy, and search λ with trials scored by `spike_task` unless the
+/// network is hopeless and this is not the `last` attempt: a failed
 /// stopping rule skips the search, a coarse grid far below the target
 /// skips the refinement.
 #[allow(clippy::too_many_arguments)]
@@ -613,9 +613,7 @@ pub fn make_figures(
     };
     let rate_from = task.response_start() as f64 * RATE_DT_MS;
     let rate_to = t_rate.last().copied().unwrap_or(rate_from);
-    let spk_from = scoring_json(cfg)?["window_start_ms"]
-        .as_f64()
-        .unwrap_or(rate_from);
+    let spk_from = cfg.scoring()?.window_start_ms();
     let panels: Vec<Panel> = runs
         .iter()
         .map(|r| {
@@ -759,48 +757,16 @@ pub fn make_figures(
     Ok(f)
 }
 
-/// How spiking trials are scored under `cfg`, as JSON:
-/// `{"window_start_step": 7500, "window_start_ms": 375.0, "window": "task"
-/// | "override", "nogo_rule": "abs" | "max" | null}` (steps of 0.05 ms; the
-/// NoGo rule only for Go-NoGo).
+/// How spiking trials are scored under `cfg` ([`RunConfig::scoring`]), as
+/// JSON: `{"window_start_step": 7500, "window_start_ms": 375.0, "window":
+/// "task" | "override", "nogo_rule": "abs" | "max" | null}`.
 pub fn scoring_json(cfg: &RunConfig) -> Result<Value> {
-    let task = cfg.scoring_task()?;
-    let (step, window) = match cfg.search.window_start {
-        Some(w) => (w, "override"),
-        None => (task.response_start() * 100, "task"),
-    };
-    let rule = (task.name() == "go-nogo").then(|| {
-        cfg.search
-            .nogo_rule
-            .as_deref()
-            .unwrap_or("abs")
-            .to_ascii_lowercase()
-    });
-    Ok(
-        json!({ "window_start_step": step, "window_start_ms": step as f64 * 0.05,
-               "window": window, "nogo_rule": rule }),
-    )
-}
-
-/// [`scoring_json`] in words, for reports and progress lines.
-pub fn scoring_text(cfg: &RunConfig) -> Result<String> {
-    let j = scoring_json(cfg)?;
-    let how = if j["window"] == "task" {
-        "the task's window"
-    } else {
-        "--window-start"
-    };
-    let mut t = format!(
-        "from {} ms (spiking step {}, {how})",
-        j["window_start_ms"].as_f64().unwrap_or(f64::NAN),
-        j["window_start_step"]
-    );
-    match j["nogo_rule"].as_str() {
-        Some("max") => t.push_str("; NoGo correct when max output < 0.3 (MATLAB's rule)"),
-        Some(_) => t.push_str("; NoGo correct when max abs(output) < 0.3"),
-        None => {}
-    }
-    Ok(t)
+    let s = cfg.scoring()?;
+    Ok(json!({
+        "window_start_step": s.window_start_step, "window_start_ms": s.window_start_ms(),
+        "window": if s.from_task { "task" } else { "override" },
+        "nogo_rule": s.nogo_rule.map(|r| r.name()),
+    }))
 }
 
 fn write_report(paths: &RunPaths, cfg: &RunConfig, m: &Value, figs: &Figures) -> Result<()> {
@@ -845,7 +811,11 @@ fn write_report(paths: &RunPaths, cfg: &RunConfig, m: &Value, figs: &Figures) ->
         cfg.eval.trials
     );
     let _ = writeln!(md, "| best lambda | {} |", g("best_lambda"));
-    let _ = writeln!(md, "| spiking trials scored | {} |", scoring_text(cfg)?);
+    let _ = writeln!(
+        md,
+        "| spiking trials scored | {} |",
+        cfg.scoring()?.describe()
+    );
     let ev = g("eval");
     let _ = writeln!(
         md,

@@ -438,12 +438,6 @@ pub fn grid_search(
     result.best_accuracy = accuracy(&pooled[best]);
     result.refined_lambdas = window;
     progress.bar.finish_and_clear();
-    if opts.progress {
-        eprintln!(
-            "best lambda {} (accuracy {:.3})",
-            result.best_lambda, result.best_accuracy
-        );
-    }
     Ok(result)
 }
 

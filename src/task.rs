@@ -104,6 +104,16 @@ pub enum NoGoRule {
     Max,
 }
 
+impl NoGoRule {
+    /// `"abs"` or `"max"`, as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            NoGoRule::Abs => "abs",
+            NoGoRule::Max => "max",
+        }
+    }
+}
+
 impl std::str::FromStr for NoGoRule {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
