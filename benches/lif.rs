@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use spikernn::lif::{ConversionOptions, LifNetwork, SimOptions};
 use spikernn::rate::{NetConfig, RateModel};
 use spikernn::rng;
+use spikernn::spiking::lif::{ConversionOptions, LifNetwork, SimOptions};
 use spikernn::task::{extend_stimulus, GoNoGo, Task};
 
 fn bench_trial(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
@@ -28,7 +28,7 @@ fn bench_trial(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
 
 fn trial(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tf_sst_go_nogo_N200.mat");
-    let model = spikernn::model_file::load_model(&path).expect("fixture model");
+    let model = spikernn::io::model_file::load_model(&path).expect("fixture model");
     bench_trial(c, "go-nogo trial, fixture model, lambda 30", &model, 30.0);
     let cfg = NetConfig::default();
     let model = RateModel::init(&cfg, 1, &mut rng::from_seed(3)).unwrap();

@@ -2,11 +2,11 @@
 //! single-threaded.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use spikernn::bptt::{loss_and_grad, Grads, Loss, Prepared, Workspace};
+use spikernn::rate::bptt::{loss_and_grad, Grads, Loss, Prepared, Workspace};
+use spikernn::rate::train::Adam;
 use spikernn::rate::{NetConfig, RateModel};
 use spikernn::rng;
 use spikernn::task::{GoNoGo, Task};
-use spikernn::train::Adam;
 
 fn bench_train_trial(c: &mut Criterion) {
     let task = GoNoGo::default();

@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use spikernn::config::RunConfig;
-use spikernn::model_file;
+use spikernn::io::model_file;
 use spikernn::pipeline::{attempt_seed, make_figures};
-use spikernn::search::{evaluate, grid_search};
+use spikernn::rate::train::train;
+use spikernn::spiking::search::{evaluate, grid_search};
 use spikernn::task::GoNoGo;
-use spikernn::train::train;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(
@@ -36,13 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cfg.seed = attempt_seed(base.seed, attempt);
 
         // Part 1: train the rate network (stops when loss < 7 and accuracy > 0.95).
-        let trained = train(
-            &cfg.net_config()?,
-            &cfg.train_config()?,
-            &task,
-            true,
-            &cancel,
-        )?;
+        let trained = train(&cfg.net_config()?, &cfg.train_config()?, &task, &cancel)?;
         println!(
             "seed {}: trained in {} trials ({:.1} s), stopping rule met: {}",
             cfg.seed, trained.trials, trained.seconds, trained.success
@@ -54,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut model = model_file::load_model(&model_path)?;
 
         // Part 3: convert to LIF networks and search the scaling factor lambda.
-        let search = grid_search(&model, &task, &cfg.search_options(true)?, &cancel)?;
+        let search = grid_search(&model, &task, &cfg.search_options()?, &cancel)?;
         model_file::write_search_record(&model_path, &search.to_record())?;
         model.search = Some(search.to_record());
         println!(
@@ -73,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &model,
         &task,
         search.best_lambda,
-        &cfg.eval_options(true)?,
+        &cfg.eval_options()?,
         &cancel,
     )?;
     println!(

@@ -11,7 +11,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use spikernn::search::{evaluate, grid_search, EvalOptions, SearchOptions};
+use spikernn::spiking::search::{evaluate, grid_search, EvalOptions, SearchOptions};
 use spikernn::task::{GoNoGo, NoGoRule};
 
 const MATLAB: [f64; 12] = [
@@ -29,7 +29,8 @@ fn main() {
         .num_threads(threads)
         .build_global()
         .expect("thread pool");
-    let model = spikernn::model_file::load_model(std::path::Path::new(path)).expect("model file");
+    let model =
+        spikernn::io::model_file::load_model(std::path::Path::new(path)).expect("model file");
     let task = GoNoGo::default();
     let cancel = AtomicBool::new(false);
 

@@ -1,4 +1,4 @@
-//! Draws every figure of `spikernn::plot` from synthetic data, to look at them.
+//! Draws every figure of `spikernn::report::plot` from synthetic data, to look at them.
 //!
 //! ```text
 //! cargo run --release --example plot_gallery -- /tmp/gallery
@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use spikernn::plot::{
+use spikernn::report::plot::{
     firing_rates, lambda_curve, output_panels, raster, tau_histogram, training_loss, Panel,
     RasterPanel, Trace, TraceStyle,
 };

@@ -1,11 +1,11 @@
 //! Wall time per Go-NoGo training trial over a fixed count (argument, default
 //! 200): for `perf stat` instruction counts; `cargo bench --bench train` is
 //! the benchmark.
-use spikernn::bptt::{loss_and_grad, Grads, Loss, Prepared, Workspace};
+use spikernn::rate::bptt::{loss_and_grad, Grads, Loss, Prepared, Workspace};
+use spikernn::rate::train::Adam;
 use spikernn::rate::{NetConfig, RateModel};
 use spikernn::rng;
 use spikernn::task::{GoNoGo, Task};
-use spikernn::train::Adam;
 fn main() {
     let task = GoNoGo::default();
     let mut r = rng::from_seed(1);

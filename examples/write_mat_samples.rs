@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use spikernn::mat::{self, MatData, MatVar, WriteOptions};
-use spikernn::model_file;
+use spikernn::io::mat::{self, MatData, MatVar, WriteOptions};
+use spikernn::io::model_file;
 use spikernn::rate::{EvalPoint, NetConfig, RateModel, SearchRecord, TrainingRecord};
 use spikernn::rng;
 

@@ -7,13 +7,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bptt::Loss;
 use crate::error::{Error, Result};
-use crate::lif::{ConversionOptions, LifParams, NeuronModel, DT_MS, STEPS_PER_COLUMN};
+use crate::rate::bptt::Loss;
+use crate::rate::train::TrainConfig;
 use crate::rate::{Activation, NetConfig, Taus, WeightDist};
-use crate::search::{EvalOptions, SearchOptions};
+use crate::spiking::lif::{ConversionOptions, LifParams, NeuronModel};
+use crate::spiking::search::{EvalOptions, SearchOptions};
 use crate::task::{task_by_name, task_with_nogo_rule, NoGoRule, Task};
-use crate::train::TrainConfig;
+use crate::units::{SPIKING_DT_MS, SPIKING_STEPS_PER_RATE_STEP};
 
 /// Network architecture, as on the command line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,7 +106,7 @@ pub struct Scoring {
 impl Scoring {
     /// Start of the scored window in ms.
     pub fn window_start_ms(&self) -> f64 {
-        self.window_start_step as f64 * DT_MS
+        self.window_start_step as f64 * SPIKING_DT_MS
     }
 
     /// In words, for reports and progress lines (no `|`: it goes into
@@ -289,7 +290,7 @@ impl RunConfig {
             window_start_step: self
                 .search
                 .window_start
-                .unwrap_or(task.response_start() * STEPS_PER_COLUMN),
+                .unwrap_or(task.response_start() * SPIKING_STEPS_PER_RATE_STEP),
             from_task: self.search.window_start.is_none(),
             nogo_rule: (task.name() == "go-nogo")
                 .then(|| self.nogo_rule())
@@ -355,7 +356,7 @@ impl RunConfig {
     }
 
     /// Options of the lambda search.
-    pub fn search_options(&self, progress: bool) -> Result<SearchOptions> {
+    pub fn search_options(&self) -> Result<SearchOptions> {
         let s = &self.search;
         if s.trials == 0 {
             return Err(Error::param("trials", "must be at least 1"));
@@ -371,13 +372,12 @@ impl RunConfig {
             window_start_override: s.window_start,
             refine: s.refine,
             conversion: self.conversion()?,
-            progress,
             ..SearchOptions::default()
         })
     }
 
     /// Options of the evaluation.
-    pub fn eval_options(&self, progress: bool) -> Result<EvalOptions> {
+    pub fn eval_options(&self) -> Result<EvalOptions> {
         if self.eval.trials == 0 {
             return Err(Error::param("trials", "must be at least 1"));
         }
@@ -387,7 +387,6 @@ impl RunConfig {
             downsample: self.search.downsample,
             window_start_override: self.search.window_start,
             conversion: self.conversion()?,
-            progress,
         })
     }
 
@@ -410,8 +409,8 @@ impl RunConfig {
         }
         self.net_config()?;
         self.train_config()?;
-        self.search_options(false)?;
-        self.eval_options(false)?;
+        self.search_options()?;
+        self.eval_options()?;
         Ok(())
     }
 }

@@ -5,37 +5,33 @@
 //! by backpropagation through time, map it one-to-one onto a leaky
 //! integrate-and-fire network, find the scaling factor lambda, evaluate.
 //!
-//! Modules, one per concept:
-//! - [`task`] — cognitive tasks (stimulus, target, scoring) shared by the rate
-//!   and the spiking network;
-//! - [`rate`] — the rate network's parameters and initialisation;
-//! - [`bptt`] — its forward pass and exact gradient;
-//! - [`train`] — Adam and the training protocol;
-//! - [`mat`] — MATLAB level-5 `.mat` reader/writer;
-//! - [`model_file`] — rate models ↔ `.mat` files;
-//! - [`lif`] — the spiking (LIF/QIF) network and its simulation;
-//! - [`search`] — lambda grid search and spiking evaluation;
-//! - [`plot`] — figures;
-//! - [`config`] — the run configuration (every flag, TOML);
+//! The layout follows the method:
+//! - [`task`] — cognitive tasks (stimulus, target, scoring), one definition
+//!   for the rate and the spiking network;
+//! - [`rate`] — the rate half: network ([`rate::network`]), BPTT
+//!   ([`rate::bptt`]), training ([`rate::train`]);
+//! - [`spiking`] — the spiking half: LIF/QIF network and its simulation
+//!   ([`spiking::lif`]), λ search and evaluation ([`spiking::search`]);
+//! - [`io`] — `.mat` files, model files, atomic writes;
+//! - [`report`] — figures and the run report;
+//! - [`config`] — every parameter with its default and unit;
 //! - [`pipeline`] — the whole tutorial in one call;
-//! - [`progress`] — progress bars that leave plain lines in logs;
-//! - [`rng`] — seeded random streams.
+//! - [`observe`] — progress events and cancellation (the library never
+//!   prints);
+//! - [`units`] — time steps and their ratios; [`rng`] — seeded streams.
 
 #![warn(missing_docs)]
 
-pub mod bptt;
 pub mod config;
 pub mod error;
-pub mod lif;
-pub mod mat;
-pub mod model_file;
+pub mod io;
+pub mod observe;
 pub mod pipeline;
-pub mod plot;
-pub mod progress;
 pub mod rate;
+pub mod report;
 pub mod rng;
-pub mod search;
+pub mod spiking;
 pub mod task;
-pub mod train;
+pub mod units;
 
 pub use error::{Error, Result};

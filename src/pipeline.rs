@@ -6,25 +6,24 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::bptt::{forward, Prepared, Trace};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
-use crate::lif::{LifNetwork, SimOptions, SimResult};
-use crate::model_file;
-use crate::plot::{self, Panel, RasterPanel, TraceStyle};
+use crate::io::model_file;
+use crate::io::write_atomic;
+use crate::observe::{Event, Observer};
+use crate::rate::bptt::{forward, Prepared, Trace};
+use crate::rate::train::{self, EvalPoint};
 use crate::rate::RateModel;
+use crate::report::plot::{self, Panel, RasterPanel, TraceStyle};
 use crate::rng;
-use crate::search::{self, EvalResult, SearchResult};
+use crate::spiking::lif::{LifNetwork, SimOptions, SimResult};
+use crate::spiking::search::{self, EvalResult, SearchResult};
 use crate::task::{extend_stimulus, Task};
-use crate::train::{self, EvalPoint};
-
-/// Rate step length (ms).
-pub const RATE_DT_MS: f64 = 5.0;
+use crate::units::RATE_DT_MS;
 
 /// Stream tags of the figure trials (distinct from training, search, eval).
 const TAG_FIG: u64 = 0x0046_4947;
@@ -63,19 +62,6 @@ impl RunPaths {
     }
 }
 
-/// Write `bytes` to `path` via a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
-
 fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     f().map_err(|e| match e {
         Error::Interrupted => Error::Interrupted,
@@ -102,14 +88,9 @@ pub struct RunOutcome {
 }
 
 /// Run the whole pipeline of `cfg` into `dir`. An existing non-empty `dir`
-/// is an error unless `force`. `progress` shows progress bars on stderr.
-pub fn run(
-    cfg: &RunConfig,
-    dir: &Path,
-    force: bool,
-    progress: bool,
-    cancel: &AtomicBool,
-) -> Result<RunOutcome> {
+/// is an error unless `force`. Progress, steps and warnings go to `obs`,
+/// which can also cancel the run.
+pub fn run(cfg: &RunConfig, dir: &Path, force: bool, obs: &dyn Observer) -> Result<RunOutcome> {
     cfg.validate()?;
     let task = cfg.task()?;
     let spike_task = cfg.scoring_task()?;
@@ -125,11 +106,7 @@ pub fn run(
     write_atomic(&paths.config(), cfg.to_toml().as_bytes())?;
     let mut metrics = json!({ "task": task.name(), "seed": cfg.seed, "n": cfg.net.n,
                               "steps_completed": [] });
-    let say = |s: &str| {
-        if progress {
-            eprintln!("{s}");
-        }
-    };
+    let say = |s: &str| obs.event(&Event::Info(s.to_string()));
 
     // 1–2. Train and search; retrain (next attempt) while the spiking
     // network falls short of the target.
@@ -146,16 +123,7 @@ pub fn run(
         } else {
             paths.attempt_model(k, seed)
         };
-        let a = run_attempt(
-            &ck,
-            task.as_ref(),
-            spike_task.as_ref(),
-            k,
-            last,
-            &file,
-            progress,
-            cancel,
-        )?;
+        let a = run_attempt(&ck, task.as_ref(), spike_task.as_ref(), k, last, &file, obs)?;
         let accepted = a.accepted(target);
         let mut j = a.to_json(target, &paths.dir);
         j["accepted"] = json!(accepted);
@@ -234,8 +202,8 @@ pub fn run(
             &model,
             spike_task.as_ref(),
             sr.best_lambda,
-            &ccfg.eval_options(progress)?,
-            cancel,
+            &ccfg.eval_options()?,
+            obs,
         )
     })?;
     let eval_seconds = t0.elapsed().as_secs_f64();
@@ -353,14 +321,9 @@ fn run_attempt(
     k: usize,
     last: bool,
     file: &Path,
-    progress: bool,
-    cancel: &AtomicBool,
+    obs: &dyn Observer,
 ) -> Result<Attempt> {
-    let say = |s: &str| {
-        if progress {
-            eprintln!("{s}");
-        }
-    };
+    let say = |s: &str| obs.event(&Event::Info(s.to_string()));
     let of = if cfg.attempts > 1 {
         format!(", attempt {} of {}", k + 1, cfg.attempts)
     } else {
@@ -373,13 +336,7 @@ fn run_attempt(
         cfg.seed
     ));
     let out = step("train", || {
-        let o = train::train(
-            &cfg.net_config()?,
-            &cfg.train_config()?,
-            task,
-            progress,
-            cancel,
-        )?;
+        let o = train::train(&cfg.net_config()?, &cfg.train_config()?, task, obs)?;
         if let Some(d) = file.parent() {
             std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
         }
@@ -417,12 +374,12 @@ fn run_attempt(
     }
     say("[2/5] lambda grid search on the spiking network");
     let t0 = Instant::now();
-    let mut opts = cfg.search_options(progress)?;
+    let mut opts = cfg.search_options()?;
     if !last {
         opts.refine_min_accuracy = cfg.target() - 0.1;
     }
     let sr = step("search", || {
-        let r = search::grid_search(&a.train.model, spike_task, &opts, cancel)?;
+        let r = search::grid_search(&a.train.model, spike_task, &opts, obs)?;
         model_file::write_search_record(file, &r.to_record())?;
         Ok(r)
     })?;
@@ -976,7 +933,11 @@ fn markdown_tables_to_html(md: &str) -> String {
 
 /// Figures of a `spikernn simulate` output file (`spk`, `out`, `dt`, `inh`):
 /// the spike raster and the output trace. Returns the figure stems written.
-pub fn plot_simulation(file: &crate::mat::MatFile, path: &Path, dir: &Path) -> Result<Vec<String>> {
+pub fn plot_simulation(
+    file: &crate::io::mat::MatFile,
+    path: &Path,
+    dir: &Path,
+) -> Result<Vec<String>> {
     let need = |k: &str| {
         file.get(k).ok_or_else(|| Error::MissingKey {
             path: path.to_path_buf(),

@@ -15,6 +15,7 @@
 use ndarray::Array2;
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -94,7 +95,9 @@ pub struct GoNoGo {
 }
 
 /// Scoring of a NoGo trial against `nogo_threshold` θ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum NoGoRule {
     /// max |o| < θ over the window (SPEC §2, the TensorFlow training code).
     #[default]

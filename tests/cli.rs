@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use spikernn::mat::{self, MatData};
+use spikernn::io::mat::{self, MatData};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spikernn"))

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use spikernn::search::{grid_search, SearchOptions};
+use spikernn::spiking::search::{grid_search, SearchOptions};
 use spikernn::task::{GoNoGo, NoGoRule};
 
 const MATLAB: [f64; 12] = [
@@ -13,7 +13,7 @@ const MATLAB: [f64; 12] = [
 #[test]
 #[ignore = "slow: 1 200 spiking trials"]
 fn grid_matches_matlab_curve() {
-    let model = spikernn::model_file::load_model(
+    let model = spikernn::io::model_file::load_model(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/tf_sst_go_nogo_N200.mat"),
     )

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use spikernn::mat::{self, MatVar, WriteOptions};
+use spikernn::io::mat::{self, MatVar, WriteOptions};
 use spikernn::Error;
 
 const CASES: u32 = 2000;

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use spikernn::mat::{self, MatData, MatVar};
-use spikernn::model_file::{
+use spikernn::io::mat::{self, MatData, MatVar};
+use spikernn::io::model_file::{
     load_model, load_model_with_warnings, model_to_vars, save_model, write_search_record,
 };
 use spikernn::rate::{

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use spikernn::mat::{self, MatData, MatVar, WriteOptions};
+use spikernn::io::mat::{self, MatData, MatVar, WriteOptions};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -8,16 +8,15 @@
 //! own (see [`crate::rng::stream`]), so evaluation can run in parallel and a
 //! seed reproduces the whole run bit for bit.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use ndarray::Zip;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::bptt::{forward, loss_and_grad, Grads, Loss, Prepared, Trace, Workspace};
 use crate::error::{Error, Result};
-use crate::progress::Progress;
+use crate::observe::{Event, Observer, Stage};
+use crate::rate::bptt::{forward, loss_and_grad, Grads, Loss, Prepared, Trace, Workspace};
 use crate::rate::{NetConfig, RateModel, TrainingRecord};
 use crate::rng;
 use crate::task::Task;
@@ -270,14 +269,14 @@ pub fn evaluate_rate(
 }
 
 /// Initialise a network for `task` from `net` and train it by `cfg`.
-/// `progress` shows a progress bar on stderr; setting `cancel` stops the run
-/// with [`Error::Interrupted`].
+/// Progress goes to `obs` (a [`Stage::Training`] stage over the trials and
+/// one [`Event::TrainEval`] per evaluation); when `obs` is cancelled the
+/// run stops with [`Error::Interrupted`].
 pub fn train(
     net: &NetConfig,
     cfg: &TrainConfig,
     task: &dyn Task,
-    progress: bool,
-    cancel: &AtomicBool,
+    obs: &dyn Observer,
 ) -> Result<TrainOutcome> {
     net.validate()?;
     cfg.validate()?;
@@ -286,7 +285,7 @@ pub fn train(
         task.n_inputs(),
         &mut rng::stream(cfg.seed, &[TAG_INIT]),
     )?;
-    train_model(model, cfg, task, progress, cancel)
+    train_model(model, cfg, task, obs)
 }
 
 /// Train an existing `model` (e.g. freshly initialised) by `cfg`.
@@ -294,8 +293,7 @@ pub fn train_model(
     mut model: RateModel,
     cfg: &TrainConfig,
     task: &dyn Task,
-    progress: bool,
-    cancel: &AtomicBool,
+    obs: &dyn Observer,
 ) -> Result<TrainOutcome> {
     cfg.validate()?;
     if model.n_inputs() != task.n_inputs() {
@@ -317,19 +315,16 @@ pub fn train_model(
     let mut r = rng::stream(cfg.seed, &[TAG_TRAIN]);
     let mut losses = Vec::with_capacity(cfg.n_trials);
     let mut evals = Vec::new();
-    let progress = Progress::new(
-        progress,
-        cfg.n_trials as u64,
-        "train {bar:30} {pos}/{len} trials  {msg}  [{elapsed_precise}]",
-    );
-    let bar = &progress.bar;
+    obs.event(&Event::Begin {
+        stage: Stage::Training,
+        total: cfg.n_trials as u64,
+    });
     let mut success = false;
     let mut trials = 0;
-    let mut last_acc = f64::NAN;
     let mut prep = Prepared::new(&model);
     while trials < cfg.n_trials {
-        if cancel.load(Ordering::Relaxed) {
-            bar.abandon();
+        if obs.cancelled() {
+            obs.event(&Event::End);
             return Err(Error::Interrupted);
         }
         prep.refresh(&model);
@@ -343,7 +338,7 @@ pub fn train_model(
         }
         batch_loss /= b as f64;
         if !batch_loss.is_finite() {
-            bar.abandon();
+            obs.event(&Event::End);
             return Err(Error::Diverged {
                 trial: trials + 1,
                 loss: batch_loss,
@@ -356,7 +351,7 @@ pub fn train_model(
         let before = trials;
         trials += b;
         losses.push(batch_loss);
-        bar.set_position(trials as u64);
+        obs.event(&Event::Advance(b as u64));
         if trials / cfg.eval_freq > before / cfg.eval_freq {
             let (l, acc) = evaluate_rate(
                 &model,
@@ -367,24 +362,23 @@ pub fn train_model(
                 trials as u64,
             );
             if !l.is_finite() {
-                bar.abandon();
+                obs.event(&Event::End);
                 return Err(Error::Diverged {
                     trial: trials,
                     loss: l,
                 });
             }
-            last_acc = acc;
             evals.push(EvalPoint {
                 trial: trials,
                 loss: l,
                 accuracy: acc,
             });
-            let status = format!("loss {batch_loss:.3}  eval loss {l:.3}  eval acc {acc:.2}");
-            if progress.is_plain() {
-                // No bar in a log: one line per evaluation instead.
-                progress.line(format!("trial {trials}: {status}"));
-            }
-            bar.set_message(status);
+            obs.event(&Event::TrainEval {
+                trial: trials,
+                loss: batch_loss,
+                eval_loss: l,
+                eval_accuracy: acc,
+            });
             if l < cfg.loss_threshold
                 && acc > cfg.acc_threshold
                 && trials > task.min_training_trials()
@@ -392,11 +386,9 @@ pub fn train_model(
                 success = true;
                 break;
             }
-        } else if trials % 10 == 0 {
-            bar.set_message(format!("loss {batch_loss:.3}  last eval acc {last_acc:.2}"));
         }
     }
-    bar.finish();
+    obs.event(&Event::End);
     if model.dale {
         model.w.mapv_inplace(|v| v.max(0.0));
     }
@@ -508,7 +500,7 @@ mod tests {
             seed: 1,
             ..TrainConfig::default()
         };
-        let out = train(&net, &cfg, &task, false, &AtomicBool::new(false)).unwrap();
+        let out = train(&net, &cfg, &task, &crate::observe::Silent).unwrap();
         let first = out.evals[0];
         let last = out.last_eval().unwrap();
         assert!(last.accuracy >= 0.9, "{:?}", out.evals);
@@ -540,9 +532,8 @@ mod tests {
             ..TrainConfig::default()
         };
         let task = GoNoGo::default();
-        let no = AtomicBool::new(false);
-        let a = train(&net, &cfg, &task, false, &no).unwrap();
-        let b = train(&net, &cfg, &task, false, &no).unwrap();
+        let a = train(&net, &cfg, &task, &crate::observe::Silent).unwrap();
+        let b = train(&net, &cfg, &task, &crate::observe::Silent).unwrap();
         assert_eq!(a.model, b.model);
         assert_eq!(a.evals, b.evals);
     }
@@ -563,7 +554,7 @@ mod tests {
         let task = GoNoGo::default();
         let mut model = RateModel::init(&net, 1, &mut rng::from_seed(0)).unwrap();
         model.w_out.fill(f64::INFINITY);
-        let e = train_model(model, &cfg, &task, false, &AtomicBool::new(false)).unwrap_err();
+        let e = train_model(model, &cfg, &task, &crate::observe::Silent).unwrap_err();
         assert!(matches!(e, Error::Diverged { .. }), "{e}");
     }
 }

@@ -44,9 +44,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
 
 use crate::error::{Error, Result};
+use crate::io::write_atomic;
 
 /// DejaVu Sans 2.37, embedded so that PNG text needs no system font.
-static DEJAVU_SANS: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// Font family name under which the embedded font is registered.
 const FONT: &str = "sans-serif";
@@ -376,12 +377,7 @@ fn render<F: Figure>(stem: &Path, size: (u32, u32), fig: &F) -> Result<()> {
         let paths: String = marks.iter().map(marks_svg).collect();
         text.insert_str(at, &paths);
     }
-    let tmp = temp_path(stem, "svg");
-    std::fs::write(&tmp, text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &svg).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(&svg, e)
-    })?;
+    write_atomic(&svg, text.as_bytes())?;
 
     // PNG: plotters picks the encoder from the extension, so the temporary
     // file must end in ".png".

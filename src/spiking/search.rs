@@ -26,16 +26,16 @@
 //! [`EVAL_TAG`], distinct from the search's.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::lif::{ConversionOptions, LifNetwork, SimOptions, STEPS_PER_COLUMN};
-use crate::progress::Progress;
+use crate::observe::{Event, Observer, Stage};
 use crate::rate::{RateModel, SearchRecord};
 use crate::rng;
+use crate::spiking::lif::{ConversionOptions, LifNetwork, SimOptions};
 use crate::task::{extend_stimulus, Task};
+use crate::units::SPIKING_STEPS_PER_RATE_STEP;
 
 /// First stream part of [`evaluate`]'s trials (ASCII "EVAL"), so that
 /// evaluation trials never coincide with search trials.
@@ -73,8 +73,6 @@ pub struct SearchOptions {
     pub refine_min_accuracy: f64,
     /// Conversion options (weights, neuron, synapse).
     pub conversion: ConversionOptions,
-    /// Show a progress bar and print the accuracy per λ to stderr.
-    pub progress: bool,
 }
 
 impl Default for SearchOptions {
@@ -92,7 +90,6 @@ impl Default for SearchOptions {
             finalist_factor: 2,
             refine_min_accuracy: 0.0,
             conversion: ConversionOptions::default(),
-            progress: false,
         }
     }
 }
@@ -184,8 +181,7 @@ struct Runner<'a> {
     window_start: Option<usize>,
     seed: u64,
     tag: Option<u64>,
-    cancel: &'a AtomicBool,
-    progress: &'a Progress,
+    obs: &'a dyn Observer,
 }
 
 impl Runner<'_> {
@@ -197,11 +193,11 @@ impl Runner<'_> {
             downsample: self.downsample,
             ..SimOptions::default()
         };
-        let per_rate_step = STEPS_PER_COLUMN / self.downsample;
+        let per_rate_step = SPIKING_STEPS_PER_RATE_STEP / self.downsample;
         range
             .into_par_iter()
             .map(|t| {
-                if self.cancel.load(Ordering::Relaxed) {
+                if self.obs.cancelled() {
                     return Err(Error::Interrupted);
                 }
                 let mut s = match self.tag {
@@ -218,7 +214,7 @@ impl Runner<'_> {
                     }
                     None => self.task.score(trial.kind, &res.out, per_rate_step),
                 };
-                self.progress.bar.inc(1);
+                self.obs.event(&Event::Advance(1));
                 Ok(Outcome {
                     kind: trial.kind,
                     correct,
@@ -237,23 +233,14 @@ fn accuracy(o: &[Outcome]) -> f64 {
     o.iter().filter(|x| x.correct).count() as f64 / o.len() as f64
 }
 
-/// The search's and evaluation's progress bar over `len` trials.
-fn make_bar(show: bool, len: u64) -> Progress {
-    Progress::new(
-        show,
-        len,
-        "{msg} [{bar:30}] {pos}/{len} trials, {elapsed} (eta {eta})",
-    )
-}
-
 fn check_common(model: &RateModel, task: &dyn Task, n_trials: usize, d: usize) -> Result<()> {
     if n_trials == 0 {
         return Err(Error::param("n_trials", "must be at least 1"));
     }
-    if d == 0 || !STEPS_PER_COLUMN.is_multiple_of(d) {
+    if d == 0 || !SPIKING_STEPS_PER_RATE_STEP.is_multiple_of(d) {
         return Err(Error::param(
             "downsample",
-            format!("must divide {STEPS_PER_COLUMN}, got {d}"),
+            format!("must divide {SPIKING_STEPS_PER_RATE_STEP}, got {d}"),
         ));
     }
     if model.n_inputs() != task.n_inputs() {
@@ -271,13 +258,15 @@ fn check_common(model: &RateModel, task: &dyn Task, n_trials: usize, d: usize) -
 }
 
 /// Grid search for the scaling factor λ (see the module docs). Trials run in
-/// parallel on the current rayon pool; `cancel` is checked before every
-/// trial and, when set, the search returns [`Error::Interrupted`].
+/// parallel on the current rayon pool. Progress goes to `obs` (a
+/// [`Stage::Search`] over all trials, one [`Event::Lambda`] per scored λ);
+/// `obs` is asked before every trial whether to stop, and then the search
+/// returns [`Error::Interrupted`].
 pub fn grid_search(
     model: &RateModel,
     task: &dyn Task,
     opts: &SearchOptions,
-    cancel: &AtomicBool,
+    obs: &dyn Observer,
 ) -> Result<SearchResult> {
     check_common(model, task, opts.n_trials, opts.downsample)?;
     if opts.lambdas.is_empty() {
@@ -317,9 +306,12 @@ pub fn grid_search(
         0
     };
     let total = (opts.lambdas.len() + 2 * half) * n + extra;
-    let progress = make_bar(opts.progress, total as u64);
+    obs.event(&Event::Begin {
+        stage: Stage::Search,
+        total: total as u64,
+    });
     for w in &warnings {
-        progress.line(format!("warning: {w}"));
+        obs.event(&Event::Warning(w.clone()));
     }
     let runner = Runner {
         model,
@@ -329,20 +321,23 @@ pub fn grid_search(
         window_start: opts.window_start_override,
         seed: opts.seed,
         tag: None,
-        cancel,
-        progress: &progress,
+        obs,
     };
 
     let mut done: HashMap<u64, Vec<Outcome>> = HashMap::new();
     let mut accuracies = Vec::with_capacity(opts.lambdas.len());
-    progress.bar.set_message("coarse grid");
+    obs.event(&Event::Phase("coarse grid".into()));
     for &l in &opts.lambdas {
         let o = match done.get(&l.to_bits()) {
             Some(o) => o.clone(),
             None => runner.run(l, 0..n)?,
         };
         let a = accuracy(&o);
-        progress.line(format!("lambda {l:>6.2}: accuracy {a:.3} ({n} trials)"));
+        obs.event(&Event::Lambda {
+            lambda: l,
+            accuracy: a,
+            trials: n,
+        });
         accuracies.push(a);
         done.insert(l.to_bits(), o);
     }
@@ -371,11 +366,11 @@ pub fn grid_search(
         warnings,
     };
     if !opts.refine || accuracies[ib] < opts.refine_min_accuracy {
-        progress.bar.finish_and_clear();
+        obs.event(&Event::End);
         return Ok(result);
     }
 
-    progress.bar.set_message("refining");
+    obs.event(&Event::Phase("refining".into()));
     let h = half as i64;
     let window: Vec<f64> = (-h..=h)
         .map(|k| coarse_best + k as f64 * opts.refine_step)
@@ -387,10 +382,11 @@ pub fn grid_search(
             Some(o) => o.clone(),
             None => {
                 let o = runner.run(l, 0..n)?;
-                progress.line(format!(
-                    "lambda {l:>6.2}: accuracy {:.3} ({n} trials)",
-                    accuracy(&o)
-                ));
+                obs.event(&Event::Lambda {
+                    lambda: l,
+                    accuracy: accuracy(&o),
+                    trials: n,
+                });
                 o
             }
         };
@@ -412,16 +408,15 @@ pub fn grid_search(
     let finalists: Vec<usize> = order.into_iter().take(opts.finalists.max(1)).collect();
     let m = opts.finalist_factor * n;
     if m > 0 {
-        progress.bar.set_message("finalists");
+        obs.event(&Event::Phase("finalists".into()));
         for &f in &finalists {
             let more = runner.run(window[f], n..n + m)?;
             pooled[f].extend(more);
-            progress.line(format!(
-                "lambda {:>6.2}: pooled accuracy {:.3} ({} trials)",
-                window[f],
-                accuracy(&pooled[f]),
-                pooled[f].len()
-            ));
+            obs.event(&Event::Lambda {
+                lambda: window[f],
+                accuracy: accuracy(&pooled[f]),
+                trials: pooled[f].len(),
+            });
         }
     }
     let best = finalists
@@ -437,7 +432,7 @@ pub fn grid_search(
     result.best_lambda = window[best];
     result.best_accuracy = accuracy(&pooled[best]);
     result.refined_lambdas = window;
-    progress.bar.finish_and_clear();
+    obs.event(&Event::End);
     Ok(result)
 }
 
@@ -454,8 +449,6 @@ pub struct EvalOptions {
     pub window_start_override: Option<usize>,
     /// Conversion options.
     pub conversion: ConversionOptions,
-    /// Show a progress bar.
-    pub progress: bool,
 }
 
 impl Default for EvalOptions {
@@ -466,7 +459,6 @@ impl Default for EvalOptions {
             downsample: 1,
             window_start_override: None,
             conversion: ConversionOptions::default(),
-            progress: false,
         }
     }
 }
@@ -526,19 +518,20 @@ pub fn wilson_interval(k: usize, n: usize, z: f64) -> (f64, f64) {
 
 /// Evaluate the spiking network at `lambda` on fresh random trials: accuracy
 /// overall (with a 95% Wilson interval) and per trial type, mean E and I
-/// firing rates (Hz). `cancel` as in [`grid_search`].
+/// firing rates (Hz). Progress and cancellation through `obs` as in
+/// [`grid_search`] (a [`Stage::Evaluation`] stage).
 pub fn evaluate(
     model: &RateModel,
     task: &dyn Task,
     lambda: f64,
     opts: &EvalOptions,
-    cancel: &AtomicBool,
+    obs: &dyn Observer,
 ) -> Result<EvalResult> {
     check_common(model, task, opts.n_trials, opts.downsample)?;
-    let progress = make_bar(opts.progress, opts.n_trials as u64);
-    progress
-        .bar
-        .set_message(format!("evaluating lambda {lambda}"));
+    obs.event(&Event::Begin {
+        stage: Stage::Evaluation,
+        total: opts.n_trials as u64,
+    });
     let runner = Runner {
         model,
         task,
@@ -547,11 +540,10 @@ pub fn evaluate(
         window_start: opts.window_start_override,
         seed: opts.seed,
         tag: Some(EVAL_TAG),
-        cancel,
-        progress: &progress,
+        obs,
     };
     let o = runner.run(lambda, 0..opts.n_trials)?;
-    progress.bar.finish_and_clear();
+    obs.event(&Event::End);
     let names = task.trial_types();
     let mut per_type = BTreeMap::new();
     for (kind, name) in names.iter().enumerate() {
@@ -574,6 +566,7 @@ mod tests {
     use super::*;
     use crate::rate::NetConfig;
     use crate::task::GoNoGo;
+    use std::sync::atomic::AtomicBool;
 
     fn small_model() -> RateModel {
         let cfg = NetConfig {

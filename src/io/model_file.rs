@@ -1,4 +1,4 @@
-//! Rate models ↔ `.mat` files (SPEC §4), on top of [`crate::mat`].
+//! Rate models ↔ `.mat` files (SPEC §4), on top of [`crate::io::mat`].
 //!
 //! [`load_model`] accepts files written by this crate, by the Python
 //! package's tutorial (keys `w, w_in, w_out, w0, N, m, som_m, inh, exc, taus,
@@ -36,7 +36,7 @@ use std::path::Path;
 use ndarray::{Array1, Array2, ShapeBuilder};
 
 use crate::error::{Error, Result};
-use crate::mat::{self, MatFile, MatVar, WriteOptions};
+use crate::io::mat::{self, MatFile, MatVar, WriteOptions};
 use crate::rate::{Activation, EvalPoint, RateModel, SearchRecord, Taus, TrainingRecord};
 
 /// Load a rate model from a `.mat` file; see the module doc for the keys

@@ -35,6 +35,7 @@ use crate::task::Trial;
 
 /// Training loss over the T−1 outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Loss {
     /// sqrt(Σ_k (o_k − z_k)²) (the paper's).

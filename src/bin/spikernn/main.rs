@@ -3,22 +3,23 @@
 //! as one line naming the flag, key or file, with a non-zero exit.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+
+mod progress;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use spikernn::config::{parse_lambdas, RunConfig};
-use spikernn::lif::{LifNetwork, Opto, OptoMode, Record, SimOptions};
-use spikernn::mat::{self, MatData, MatVar};
-use spikernn::model_file;
+use spikernn::io::mat::{self, MatData, MatVar};
+use spikernn::io::model_file;
+use spikernn::observe::Observer;
 use spikernn::pipeline::{self, eval_json, scoring_json, search_json};
+use spikernn::rate::train;
 use spikernn::rate::RateModel;
-use spikernn::search;
+use spikernn::spiking::lif::{LifNetwork, Opto, OptoMode, Record, SimOptions};
+use spikernn::spiking::search;
 use spikernn::task::{extend_stimulus, task_by_name, Task};
-use spikernn::train;
 
 #[derive(Parser)]
 #[command(
@@ -394,19 +395,6 @@ fn set<T>(dst: &mut T, v: Option<T>) {
     }
 }
 
-fn cancel_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    let _ = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
-            // Second Ctrl-C: leave at once (files are only ever renamed into place).
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupted: stopping (nothing is written)…");
-    });
-    flag
-}
-
 /// Fail early if `out` cannot be written (before minutes of work).
 fn check_writable(out: &Path, flag: &str) -> Result<()> {
     let dir = match out.parent() {
@@ -486,8 +474,8 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
     let net = c.net_config()?;
     let cfg = c.train_config()?;
     check_writable(&a.out, "out")?;
-    let cancel = cancel_flag();
-    let out = train::train(&net, &cfg, task.as_ref(), !a.json, &cancel)?;
+    let obs = progress::Cli::new(a.json);
+    let out = train::train(&net, &cfg, task.as_ref(), &obs)?;
     model_file::save_model(&a.out, &out.model)?;
     let last = out.last_eval();
     eprintln!(
@@ -510,7 +498,7 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn search_one(path: &Path, a: &SearchArgs, cancel: &AtomicBool) -> Result<serde_json::Value> {
+fn search_one(path: &Path, a: &SearchArgs, obs: &progress::Cli) -> Result<serde_json::Value> {
     let model = load(path)?;
     let task = model_task(&model, &a.task, path)?;
     let mut c = RunConfig::for_task(task.name())?;
@@ -518,7 +506,7 @@ fn search_one(path: &Path, a: &SearchArgs, cancel: &AtomicBool) -> Result<serde_
     a.search.apply(&mut c);
     a.spike.apply(&mut c);
     let task = c.scoring_task()?;
-    let opts = c.search_options(!a.json)?;
+    let opts = c.search_options()?;
     eprintln!(
         "searching lambda for {} ({}, N = {}): {} values × {} trials{}; scored {}",
         path.display(),
@@ -530,13 +518,7 @@ fn search_one(path: &Path, a: &SearchArgs, cancel: &AtomicBool) -> Result<serde_
         c.scoring()?.describe()
     );
     let t0 = std::time::Instant::now();
-    let r = search::grid_search(&model, task.as_ref(), &opts, cancel)?;
-    // With progress on, the search printed its warnings when it started.
-    if a.json {
-        for w in &r.warnings {
-            eprintln!("warning: {w}");
-        }
-    }
+    let r = search::grid_search(&model, task.as_ref(), &opts, obs)?;
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "best lambda {} with accuracy {:.3} ({:.1} s)",
@@ -560,7 +542,7 @@ fn cmd_search(a: &SearchArgs) -> Result<()> {
     if let Some(l) = &a.search.lambdas {
         parse_lambdas(l)?;
     }
-    let cancel = cancel_flag();
+    let obs = progress::Cli::new(a.json);
     if let Some(dir) = &a.all {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .with_context(|| format!("--all {}", dir.display()))?
@@ -574,10 +556,10 @@ fn cmd_search(a: &SearchArgs) -> Result<()> {
         let mut results = Vec::new();
         let mut failed = 0;
         for f in &files {
-            match search_one(f, a, &cancel) {
+            match search_one(f, a, &obs) {
                 Ok(j) => results.push(j),
                 Err(e) => {
-                    if cancel.load(Ordering::SeqCst) {
+                    if obs.cancelled() {
                         return Err(e);
                     }
                     eprintln!("error: {}: {e:#}", f.display());
@@ -594,7 +576,7 @@ fn cmd_search(a: &SearchArgs) -> Result<()> {
         return Ok(());
     }
     let path = a.model.as_ref().expect("clap requires MODEL or --all");
-    let j = search_one(path, a, &cancel)?;
+    let j = search_one(path, a, &obs)?;
     if a.json {
         println!("{j}");
     }
@@ -610,9 +592,9 @@ fn cmd_eval(a: &EvalArgs) -> Result<()> {
     set(&mut c.eval.trials, a.trials);
     a.spike.apply(&mut c);
     let task = c.scoring_task()?;
-    let opts = c.eval_options(!a.json)?;
-    let cancel = cancel_flag();
-    let r = search::evaluate(&model, task.as_ref(), lambda, &opts, &cancel)?;
+    let opts = c.eval_options()?;
+    let obs = progress::Cli::new(a.json);
+    let r = search::evaluate(&model, task.as_ref(), lambda, &opts, &obs)?;
     eprintln!(
         "lambda {}: accuracy {:.3} (95% CI {:.3}–{:.3}, {} trials); E {:.2} Hz, I {:.2} Hz",
         r.lambda,
@@ -759,7 +741,7 @@ fn cmd_simulate(a: &SimulateArgs) -> Result<()> {
 }
 
 fn steps_per_rate(downsample: usize) -> usize {
-    spikernn::lif::STEPS_PER_COLUMN / downsample.max(1)
+    spikernn::units::spiking_steps_per_rate_step(downsample.max(1))
 }
 
 fn cmd_run(a: &RunArgs) -> Result<()> {
@@ -790,8 +772,8 @@ fn cmd_run(a: &RunArgs) -> Result<()> {
     a.spike.apply(&mut c);
     set(&mut c.eval.trials, a.eval_trials_spiking);
     c.validate()?;
-    let cancel = cancel_flag();
-    let out = pipeline::run(&c, &a.out, a.force, true, &cancel)?;
+    let obs = progress::Cli::new(false);
+    let out = pipeline::run(&c, &a.out, a.force, &obs)?;
     if a.json {
         println!("{}", out.metrics);
     }

@@ -38,14 +38,14 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 
 use crate::error::{Error, Result};
+use crate::io::atomic::write_atomic;
 
 /// Largest decompressed size accepted for one compressed element, in bytes
 /// (2 GiB). Larger claims are refused before decompressing.
@@ -1007,42 +1007,6 @@ fn encode_file(vars: &[MatVar], opts: &WriteOptions, path: &Path) -> Result<Vec<
         out.extend(encode_var(v, opts).map_err(|m| fmt_err(path, m))?);
     }
     Ok(out)
-}
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Write `bytes` to a temporary file next to `path`, sync it and rename it
-/// over `path`. On failure the temporary file is removed and `path` is left
-/// as it was.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let fname = path
-        .file_name()
-        .ok_or_else(|| fmt_err(path, "the path names no file"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        fname.to_string_lossy(),
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
 }
 
 /// Write `vars` to `path` (zlib-compressed), atomically.

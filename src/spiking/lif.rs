@@ -44,21 +44,18 @@
 //! time in seconds (`r` is a rate in Hz-like units and `IPSC` is in weight
 //! units per second).
 
+use crate::units::{rate_steps_to_ms, SPIKING_DT_MS, SPIKING_STEPS_PER_RATE_STEP};
 use ndarray::Array2;
 use rand::{Rng, RngCore};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::rate::RateModel;
 
-/// Length of one spiking step without down-sampling, in ms.
-pub const DT_MS: f64 = 0.05;
-
-/// Spiking steps per rate step (5 ms) at [`DT_MS`], regardless of
-/// down-sampling (one down-sampled stimulus column spans 100 steps).
-pub const STEPS_PER_COLUMN: usize = 100;
-
 /// The neuron's membrane equation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum NeuronModel {
     /// Leaky integrate-and-fire: dv/dt = (−v + I)/tau_m.
     #[default]
@@ -556,8 +553,12 @@ impl LifNetwork {
                 w_cols[j * n + i] = wm[[i, j]] / lambda;
             }
         }
-        let td_ms: Vec<f64> = model.tau_steps().iter().map(|&t| t * 5.0).collect();
-        let syn = SynapseParams::new(td_ms, opts.tr_ms, DT_MS)?;
+        let td_ms: Vec<f64> = model
+            .tau_steps()
+            .iter()
+            .map(|&t| rate_steps_to_ms(t))
+            .collect();
+        let syn = SynapseParams::new(td_ms, opts.tr_ms, SPIKING_DT_MS)?;
         Ok(LifNetwork {
             n,
             lambda,
@@ -702,7 +703,7 @@ impl LifNetwork {
                 ),
             ));
         }
-        let dt_ms = DT_MS * d as f64;
+        let dt_ms = SPIKING_DT_MS * d as f64;
         let t_sec = (ncols - 1) as f64 * dt_ms * 100.0 / 1000.0;
         let nt = (t_sec * 1000.0 / dt_ms).round() as usize;
 
@@ -758,7 +759,8 @@ impl LifNetwork {
 
         for k in 0..nt {
             // MATLAB: ext_stim(:, round(i/100) + 1) with i = k + 1.
-            let col = ((k + 1 + STEPS_PER_COLUMN / 2) / STEPS_PER_COLUMN).min(ncols - 1);
+            let col = ((k + 1 + SPIKING_STEPS_PER_RATE_STEP / 2) / SPIKING_STEPS_PER_RATE_STEP)
+                .min(ncols - 1);
             let e = &ext[col * n..(col + 1) * n];
             if let Some(c) = currents.as_mut() {
                 for i in 0..n {
@@ -957,7 +959,9 @@ impl Ziggurat {
 }
 
 /// Optogenetic stimulation mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum OptoMode {
     /// No stimulation.
     #[default]
@@ -1068,7 +1072,7 @@ mod tests {
     fn isi_steps(ext: f64, n_steps: usize) -> Vec<usize> {
         let mut p = LifParams::lif();
         p.noise_sd = 0.0;
-        let c = p.at_dt(DT_MS);
+        let c = p.at_dt(SPIKING_DT_MS);
         let mut s = LifState::uniform(1, p.v_reset);
         s.refractory[0] = c.n_ref as f64;
         let mut times = Vec::new();
@@ -1091,12 +1095,12 @@ mod tests {
             let isi = isi_steps(ext, 20_000);
             assert!(isi.len() > 5, "input {ext}: too few spikes");
             assert!(isi.iter().all(|&x| x == isi[0]), "noise-free ISIs differ");
-            let got = isi[0] as f64 * DT_MS;
+            let got = isi[0] as f64 * SPIKING_DT_MS;
             let ln = ((i_tot - p.v_reset) / (i_tot - p.v_th)).ln();
             let want = p.t_ref_ms + p.tau_m_ms * ln;
             // One step for the threshold crossing plus forward Euler's
             // relative error dt/(2·tau_m) on the integration time.
-            let tol = DT_MS + DT_MS / (2.0 * p.tau_m_ms) * p.tau_m_ms * ln * 1.1;
+            let tol = SPIKING_DT_MS + SPIKING_DT_MS / (2.0 * p.tau_m_ms) * p.tau_m_ms * ln * 1.1;
             assert!(
                 (got - want).abs() <= tol,
                 "input {ext}: ISI {got} ms, closed form {want} ms, tolerance {tol}"
@@ -1159,7 +1163,7 @@ mod tests {
         assert!(isi_steps(-1.0, 20_000).is_empty());
         let mut p = LifParams::lif();
         p.noise_sd = 0.0;
-        let c = p.at_dt(DT_MS);
+        let c = p.at_dt(SPIKING_DT_MS);
         let mut s = LifState::uniform(1, p.v_reset);
         let mut fired = Vec::new();
         for _ in 0..20_000 {
@@ -1171,7 +1175,7 @@ mod tests {
 
     #[test]
     fn refractory_period_is_40_steps() {
-        assert_eq!(LifParams::lif().at_dt(DT_MS).n_ref, 40);
+        assert_eq!(LifParams::lif().at_dt(SPIKING_DT_MS).n_ref, 40);
         assert_eq!(LifParams::lif().at_dt(0.15).n_ref, 13);
         // Strong drive: ISI = 40 refractory steps + 1 integration step.
         let isi = isi_steps(1e6, 2_000);
@@ -1179,7 +1183,7 @@ mod tests {
     }
 
     fn impulse(tr_ms: f64, td_ms: f64, steps: usize) -> (Vec<f64>, Vec<f64>) {
-        let p = SynapseParams::new(vec![td_ms], tr_ms, DT_MS).unwrap();
+        let p = SynapseParams::new(vec![td_ms], tr_ms, SPIKING_DT_MS).unwrap();
         let mut s = SynapseState::new(1);
         let (mut ipsc, mut r) = (Vec::new(), Vec::new());
         for k in 0..steps {
@@ -1198,11 +1202,11 @@ mod tests {
     fn double_exponential_integrates_to_one_and_peaks_at_t_star() {
         let (tr, td) = (2.0, 20.0);
         let (ipsc, r) = impulse(tr, td, 60_000);
-        let dt_s = DT_MS / 1000.0;
+        let dt_s = SPIKING_DT_MS / 1000.0;
         let area: f64 = ipsc.iter().sum::<f64>() * dt_s;
         // Exact discrete area: (dt/tr)(dt/td) / ((1 − e^(−dt/tr))(1 − e^(−dt/td))),
         // 1 + O(dt/(2 tr)).
-        let (a, b) = (DT_MS / tr, DT_MS / td);
+        let (a, b) = (SPIKING_DT_MS / tr, SPIKING_DT_MS / td);
         let exact = a * b / ((1.0 - (-a).exp()) * (1.0 - (-b).exp()));
         assert!((area - exact).abs() < 1e-6, "{area} vs {exact}");
         assert!((area - 1.0).abs() < a / 2.0 + b / 2.0 + 1e-3, "{area}");
@@ -1213,9 +1217,9 @@ mod tests {
             .unwrap();
         let t_star = (td / tr).ln() * td * tr / (td - tr);
         // IPSC starts rising one step after the spike.
-        let t_peak = k_peak as f64 * DT_MS;
+        let t_peak = k_peak as f64 * SPIKING_DT_MS;
         assert!(
-            (t_peak - t_star).abs() <= 2.0 * DT_MS,
+            (t_peak - t_star).abs() <= 2.0 * SPIKING_DT_MS,
             "{t_peak} vs {t_star}"
         );
     }
@@ -1224,9 +1228,9 @@ mod tests {
     fn single_exponential_integrates_to_one() {
         let td = 20.0;
         let (ipsc, r) = impulse(0.0, td, 60_000);
-        let dt_s = DT_MS / 1000.0;
+        let dt_s = SPIKING_DT_MS / 1000.0;
         let area: f64 = ipsc.iter().sum::<f64>() * dt_s;
-        let b = DT_MS / td;
+        let b = SPIKING_DT_MS / td;
         assert!((area - b / (1.0 - (-b).exp())).abs() < 1e-9);
         assert!((area - 1.0).abs() < b, "{area}");
         assert_eq!(ipsc, r);

@@ -1,6 +1,6 @@
 //! The continuous-rate RNN (SPEC §1): parameters, initialisation and the
 //! effective recurrent matrix. The forward pass and its exact gradient live in
-//! [`crate::bptt`]; training in [`crate::train`].
+//! [`crate::rate::bptt`]; training in [`crate::rate::train`].
 //!
 //! Conventions: row i of every N×N matrix is postsynaptic unit i; time
 //! constants `tau` are in rate steps (1 step = 5 ms).
@@ -14,11 +14,13 @@ use crate::error::{Error, Result};
 
 /// Rate activation phi(x).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// 1 / (1 + e^(−x)).
     Sigmoid,
     /// min(max(x, 0), 20).
+    #[cfg_attr(feature = "cli", value(name = "clipped_relu", alias = "relu"))]
     ClippedRelu,
     /// min(ln(1 + e^x), 20).
     Softplus,
@@ -100,6 +102,7 @@ fn softplus(x: f64) -> f64 {
 
 /// Distribution of the initial recurrent weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum WeightDist {
     /// N(0, 1) · gain / sqrt(N · P_rec).
