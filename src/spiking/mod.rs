@@ -6,3 +6,6 @@
 
 pub mod lif;
 pub mod search;
+
+pub use lif::{ConversionOptions, LifNetwork, Record, SimOptions, SimResult};
+pub use search::{evaluate, grid_search, EvalOptions, EvalResult, SearchOptions, SearchResult};

@@ -25,6 +25,7 @@
 //! reuses its first trials. [`evaluate`] uses streams tagged with
 //! [`EVAL_TAG`], distinct from the search's.
 
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
@@ -94,6 +95,35 @@ impl Default for SearchOptions {
     }
 }
 
+/// Which stage of the search scored a λ last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchStage {
+    /// A point of the coarse grid, `n_trials` trials.
+    Coarse,
+    /// A refinement point (off the coarse grid), `n_trials` trials.
+    Refined,
+    /// A finalist: re-tested, its trials pooled (`(1 + finalist_factor)·n_trials`).
+    Finalist,
+}
+
+/// One scored scaling factor: all its trials pooled.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LambdaPoint {
+    /// Scaling factor λ.
+    pub lambda: f64,
+    /// Fraction of correct trials (pooled over all `trials`).
+    pub accuracy: f64,
+    /// Trials behind `accuracy`.
+    pub trials: usize,
+    /// 95 % Wilson score interval of `accuracy`.
+    pub ci95: (f64, f64),
+    /// The last stage that scored it.
+    pub stage: SearchStage,
+    /// Whether λ is on the coarse grid.
+    pub on_grid: bool,
+}
+
 /// The result of [`grid_search`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchResult {
@@ -121,6 +151,49 @@ pub struct SearchResult {
 }
 
 impl SearchResult {
+    /// Every scored λ once, sorted by λ, with all its trials pooled (a
+    /// finalist's coarse and re-test trials together): the one table and
+    /// curve of a search.
+    pub fn points(&self) -> Vec<LambdaPoint> {
+        let mut pts: Vec<LambdaPoint> = Vec::new();
+        let mut put = |lambda: f64, accuracy: f64, trials: usize, stage, on_grid| {
+            let k = (accuracy * trials as f64).round() as usize;
+            let p = LambdaPoint {
+                lambda,
+                accuracy,
+                trials,
+                ci95: wilson_interval(k, trials, 1.959_963_984_540_054),
+                stage,
+                on_grid,
+            };
+            match pts.iter_mut().find(|q| q.lambda == lambda) {
+                Some(q) => {
+                    *q = LambdaPoint {
+                        on_grid: q.on_grid,
+                        ..p
+                    }
+                }
+                None => pts.push(p),
+            }
+        };
+        for (&l, &a) in self.lambdas.iter().zip(&self.accuracies) {
+            put(l, a, self.n_trials, SearchStage::Coarse, true);
+        }
+        let refined = self.refined_lambdas.iter().zip(&self.refined_accuracies);
+        for ((&l, &a), &n) in refined.zip(&self.refined_trials) {
+            let stage = if n > self.n_trials {
+                SearchStage::Finalist
+            } else if self.lambdas.contains(&l) {
+                SearchStage::Coarse
+            } else {
+                SearchStage::Refined
+            };
+            put(l, a, n, stage, self.lambdas.contains(&l));
+        }
+        pts.sort_by(|a, b| a.lambda.total_cmp(&b.lambda));
+        pts
+    }
+
     /// Trials behind `best_accuracy`.
     pub fn best_trials(&self) -> usize {
         self.refined_lambdas
@@ -669,6 +742,30 @@ mod tests {
         let rec = r.to_record();
         assert_eq!(rec.opt_scaling_factor, r.best_lambda);
         assert_eq!(rec.scaling_factors, vec![5.0, 30.0, 30.0]);
+    }
+
+    #[test]
+    fn points_pool_finalists_and_keep_every_lambda_once() {
+        let r = SearchResult {
+            lambdas: vec![20.0, 25.0, 30.0],
+            accuracies: vec![0.5, 0.9, 0.8],
+            refined_lambdas: vec![24.0, 25.0, 26.0],
+            refined_accuracies: vec![0.7, 0.95, 0.85],
+            refined_trials: vec![100, 300, 100],
+            best_lambda: 25.0,
+            best_accuracy: 0.95,
+            n_trials: 100,
+            warnings: vec![],
+        };
+        let p = r.points();
+        let l: Vec<f64> = p.iter().map(|q| q.lambda).collect();
+        assert_eq!(l, vec![20.0, 24.0, 25.0, 26.0, 30.0]);
+        assert_eq!((p[2].accuracy, p[2].trials), (0.95, 300));
+        assert_eq!(p[2].stage, SearchStage::Finalist);
+        assert!(p[2].on_grid && !p[1].on_grid);
+        assert_eq!(p[1].stage, SearchStage::Refined);
+        // 285 of 300: the Wilson interval contains the estimate.
+        assert!(p[2].ci95.0 < 0.95 && 0.95 < p[2].ci95.1);
     }
 
     #[test]
