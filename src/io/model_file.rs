@@ -59,138 +59,31 @@ pub fn load_model_with_warnings(path: &Path) -> Result<(RateModel, Vec<String>)>
 /// Build a rate model from a parsed file; `path` names the source in errors.
 pub fn model_from_mat(file: &MatFile, path: &Path) -> Result<RateModel> {
     let s = Src { file, path };
-    let w_var = s.req("w")?;
-    let n = match s.scalar("N")? {
-        Some(v) => s.count("N", v)?,
-        None => match w_var.matrix_dims() {
-            Some((r, _)) => r,
-            None => return Err(s.bad("w", "an N×N matrix".into(), dims_str(w_var))),
-        },
-    };
-    if n == 0 {
-        return Err(s.bad("N", "at least 1 unit".into(), "0".into()));
-    }
+    let n = s.size()?;
     let w = s.matrix("w", n, Some(n))?;
-    let w_in = s.matrix("w_in", n, None)?;
-    let w_out = s.vector("w_out", n)?;
-
-    let m_opt = if s.get("m").is_some() {
-        Some(s.matrix("m", n, Some(n))?)
-    } else {
-        None
-    };
-    let inh: Vec<bool> = if s.get("inh").is_some() {
-        s.vector("inh", n)?.iter().map(|&v| v != 0.0).collect()
-    } else if s.get("exc").is_some() {
-        s.vector("exc", n)?.iter().map(|&v| v == 0.0).collect()
-    } else if let Some(m) = &m_opt {
-        m.diag().iter().map(|&v| v < 0.0).collect()
-    } else {
-        return Err(Error::MissingKey {
-            path: path.to_path_buf(),
-            key: "m".into(),
-        });
-    };
-    let m = match m_opt {
-        Some(m) => {
-            if let Some(i) = (0..n).find(|&i| (m[[i, i]] < 0.0) != inh[i]) {
-                return Err(s.bad(
-                    "inh",
-                    "inhibitory units where diag(m) is negative".into(),
-                    format!(
-                        "unit {i}: inh = {}, m[{i}, {i}] = {}",
-                        u8::from(inh[i]),
-                        m[[i, i]]
-                    ),
-                ));
-            }
-            m
-        }
-        None => Array2::from_diag(&Array1::from_iter(inh.iter().map(|&b| {
-            if b {
-                -1.0
-            } else {
-                1.0
-            }
-        }))),
-    };
-    let som_m = if s.get("som_m").is_some() {
-        s.matrix("som_m", n, Some(n))?
-    } else {
-        Array2::ones((n, n))
-    };
-    let w0 = if s.get("w0").is_some() {
-        s.matrix("w0", n, Some(n))?
-    } else {
-        w.clone()
-    };
-    let b_out = s.scalar("b_out")?.unwrap_or(0.0);
-    let som_n = match s.scalar("som_N")? {
-        Some(v) => s.count("som_N", v)?,
-        None => 0,
-    };
-    let taus_v = s.nums(s.req("taus")?)?;
-    let taus = Taus::from_slice(&taus_v).map_err(|e| {
-        s.bad(
-            "taus",
-            "1 or 2 values ≥ 1 (tau or [tau_min, tau_max], in steps)".into(),
-            format!("{taus_v:?} ({e})"),
-        )
-    })?;
-    let taus_gaus = s.vector("taus_gaus", n)?;
-    let taus_gaus0 = if s.get("taus_gaus0").is_some() {
-        s.vector("taus_gaus0", n)?
-    } else {
-        taus_gaus.clone()
-    };
-    let activation = match s.get("activation") {
-        None => Activation::Sigmoid,
-        Some(v) => {
-            let name = v.as_str().ok_or_else(|| {
-                s.bad(
-                    "activation",
-                    "a char array".into(),
-                    v.data.class_name().into(),
-                )
-            })?;
-            Activation::parse(name).map_err(|_| {
-                s.bad(
-                    "activation",
-                    "sigmoid, clipped_relu or softplus".into(),
-                    format!("'{name}'"),
-                )
-            })?
-        }
-    };
-    let training = s.training()?;
-    let search = s.search()?;
-    let task = match s.get("task") {
-        None => None,
-        Some(v) => Some(
-            v.as_str()
-                .ok_or_else(|| s.bad("task", "a char array".into(), v.data.class_name().into()))?
-                .to_string(),
-        ),
-    };
-    let dale = inh.iter().any(|&b| b);
+    let (inh, m) = s.signs(n)?;
+    let (taus, taus_gaus, taus_gaus0) = s.taus(n)?;
     let model = RateModel {
+        w0: s.matrix_or("w0", n, || w.clone())?,
         w,
-        w0,
         m,
-        som_m,
-        w_in,
-        w_out,
-        b_out,
-        som_n,
+        som_m: s.matrix_or("som_m", n, || Array2::ones((n, n)))?,
+        w_in: s.matrix("w_in", n, None)?,
+        w_out: s.vector("w_out", n)?,
+        b_out: s.scalar("b_out")?.unwrap_or(0.0),
+        som_n: match s.scalar("som_N")? {
+            Some(v) => s.count("som_N", v)?,
+            None => 0,
+        },
+        dale: inh.iter().any(|&b| b),
         inh,
         taus,
         taus_gaus,
         taus_gaus0,
-        activation,
-        dale,
-        training,
-        search,
-        task,
+        activation: s.activation()?,
+        training: s.training()?,
+        search: s.search()?,
+        task: s.string("task")?,
     };
     model.validate(path)?;
     Ok(model)
@@ -278,6 +171,115 @@ struct Src<'a> {
 }
 
 impl Src<'_> {
+    /// N: the `N` key, else the rows of `w`.
+    fn size(&self) -> Result<usize> {
+        let w_var = self.req("w")?;
+        let n = match self.scalar("N")? {
+            Some(v) => self.count("N", v)?,
+            None => match w_var.matrix_dims() {
+                Some((r, _)) => r,
+                None => return Err(self.bad("w", "an N×N matrix".into(), dims_str(w_var))),
+            },
+        };
+        if n == 0 {
+            return Err(self.bad("N", "at least 1 unit".into(), "0".into()));
+        }
+        Ok(n)
+    }
+
+    /// The inhibitory units and the sign mask `m`: from `inh`, else `exc`,
+    /// else diag(m); `m` built from them when absent, checked when present.
+    fn signs(&self, n: usize) -> Result<(Vec<bool>, Array2<f64>)> {
+        let m_opt = match self.get("m") {
+            Some(_) => Some(self.matrix("m", n, Some(n))?),
+            None => None,
+        };
+        let inh: Vec<bool> = if self.get("inh").is_some() {
+            self.vector("inh", n)?.iter().map(|&v| v != 0.0).collect()
+        } else if self.get("exc").is_some() {
+            self.vector("exc", n)?.iter().map(|&v| v == 0.0).collect()
+        } else if let Some(m) = &m_opt {
+            m.diag().iter().map(|&v| v < 0.0).collect()
+        } else {
+            return Err(Error::MissingKey {
+                path: self.path.to_path_buf(),
+                key: "m".into(),
+            });
+        };
+        let Some(m) = m_opt else {
+            let diag = inh.iter().map(|&b| if b { -1.0 } else { 1.0 });
+            return Ok((inh.clone(), Array2::from_diag(&Array1::from_iter(diag))));
+        };
+        if let Some(i) = (0..n).find(|&i| (m[[i, i]] < 0.0) != inh[i]) {
+            return Err(self.bad(
+                "inh",
+                "inhibitory units where diag(m) is negative".into(),
+                format!(
+                    "unit {i}: inh = {}, m[{i}, {i}] = {}",
+                    u8::from(inh[i]),
+                    m[[i, i]]
+                ),
+            ));
+        }
+        Ok((inh, m))
+    }
+
+    /// `taus`, `taus_gaus` and `taus_gaus0` (defaulting to `taus_gaus`).
+    fn taus(&self, n: usize) -> Result<(Taus, Array1<f64>, Array1<f64>)> {
+        let taus_v = self.nums(self.req("taus")?)?;
+        let taus = Taus::from_slice(&taus_v).map_err(|e| {
+            self.bad(
+                "taus",
+                "1 or 2 values ≥ 1 (tau or [tau_min, tau_max], in steps)".into(),
+                format!("{taus_v:?} ({e})"),
+            )
+        })?;
+        let taus_gaus = self.vector("taus_gaus", n)?;
+        let taus_gaus0 = match self.get("taus_gaus0") {
+            Some(_) => self.vector("taus_gaus0", n)?,
+            None => taus_gaus.clone(),
+        };
+        Ok((taus, taus_gaus, taus_gaus0))
+    }
+
+    /// `activation` (default sigmoid).
+    fn activation(&self) -> Result<Activation> {
+        let Some(name) = self.string("activation")? else {
+            return Ok(Activation::Sigmoid);
+        };
+        Activation::parse(&name).map_err(|_| {
+            self.bad(
+                "activation",
+                "sigmoid, clipped_relu or softplus".into(),
+                format!("'{name}'"),
+            )
+        })
+    }
+
+    /// An optional char-array key.
+    fn string(&self, key: &str) -> Result<Option<String>> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let t = v
+            .as_str()
+            .ok_or_else(|| self.bad(key, "a char array".into(), v.data.class_name().into()))?;
+        Ok(Some(t.to_string()))
+    }
+
+    /// An optional N×N matrix, `default()` when absent.
+    fn matrix_or(
+        &self,
+        key: &str,
+        n: usize,
+        default: impl FnOnce() -> Array2<f64>,
+    ) -> Result<Array2<f64>> {
+        match self.get(key) {
+            Some(_) => self.matrix(key, n, Some(n)),
+            None => Ok(default()),
+        }
+    }
+
     fn get(&self, key: &str) -> Option<&MatVar> {
         self.file.get(key)
     }

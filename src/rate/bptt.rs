@@ -501,16 +501,40 @@ pub fn loss_and_grad<R: RngCore + ?Sized>(
     ws: &mut Workspace,
     grads: &mut Grads,
 ) -> f64 {
-    let (u, target) = (&trial.u, &trial.target);
-    forward(model, prep, u, rng, &mut ws.trace);
-    let n = model.n();
-    let t_len = u.ncols();
-    let tr = &ws.trace;
+    forward(model, prep, &trial.u, rng, &mut ws.trace);
+    let t_len = trial.u.ncols();
     ws.g.resize(t_len - 1, 0.0);
-    let l = loss.eval(&tr.o, target, &mut ws.g);
+    let l = loss.eval(&ws.trace.o, &trial.target, &mut ws.g);
+    let dtau = backward_in_time(model, prep, ws, grads);
+    recurrent_weight_grad(model, prep, ws, grads);
+    if model.taus.trained() {
+        for (i, gi) in grads.taus_gaus.iter_mut().enumerate() {
+            *gi += dtau[i] * model.taus.dtau(model.taus_gaus[i]);
+        }
+    }
+    l
+}
+
+/// Backpropagation through time from ∂L/∂o (`ws.g`): fills `ws.d` with
+/// d_t = β ⊙ δ_t, adds ∂L/∂w_out and ∂L/∂b_out to `grads`, and returns
+/// ∂L/∂tau per unit (zeros when taus are fixed), where
+/// δ_t = φ'(x_t) ⊙ (Wᵀ d_{t+1} + w_out g_t) + α ⊙ δ_{t+1}.
+///
+/// A numeric kernel: one loop over time with the per-unit updates inlined
+/// on slices, so the compiler vectorises them; split further it would
+/// re-borrow the trace rows on every step.
+fn backward_in_time(
+    model: &RateModel,
+    prep: &Prepared,
+    ws: &mut Workspace,
+    grads: &mut Grads,
+) -> Vec<f64> {
+    let n = model.n();
+    let t_len = ws.trace.x.nrows();
     if ws.d.dim() != (t_len - 1, n) {
         ws.d = Array2::zeros((t_len - 1, n));
     }
+    let tr = &ws.trace;
     let act = model.activation;
     let alpha = prep.alpha.as_slice().expect("contiguous");
     let beta = prep.beta.as_slice().expect("contiguous");
@@ -561,14 +585,25 @@ pub fn loss_and_grad<R: RngCore + ?Sized>(
         }
         grads.b_out += gt;
     }
-    // ∂L/∂W_eff = Σ_t d_t r_{t−1}ᵀ = Dᵀ R_prev.
+    dtau
+}
+
+/// ∂L/∂w from `ws.d`: ∂L/∂W_eff = Σ_t d_t r_{t−1}ᵀ = Dᵀ R_prev, then the
+/// chain rule through W = (relu(w)·m) ⊙ som_m: ∂L/∂w_ij = ∂L/∂W_ij m_j
+/// som_m_ij where relu'(w_ij) = 1 (only the live entries under Dale).
+fn recurrent_weight_grad(
+    model: &RateModel,
+    prep: &Prepared,
+    ws: &mut Workspace,
+    grads: &mut Grads,
+) {
+    let n = model.n();
+    let t_len = ws.trace.x.nrows();
     if ws.dw_eff.dim() != (n, n) {
         ws.dw_eff = Array2::zeros((n, n));
     }
-    let r_prev = tr.r.slice(s![..t_len - 1, ..]);
+    let r_prev = ws.trace.r.slice(s![..t_len - 1, ..]);
     ndarray::linalg::general_mat_mul(1.0, &ws.d.t(), &r_prev, 0.0, &mut ws.dw_eff);
-    // Chain rule through W = (relu(w)·m) ⊙ som_m: ∂L/∂w_ij = ∂L/∂W_ij m_j
-    // som_m_ij where relu'(w_ij) = 1 (only the live entries under Dale).
     let signs = model.m.diag();
     let gw = grads.w.as_slice_mut().expect("standard layout");
     let dwe = ws.dw_eff.as_slice().expect("standard layout");
@@ -587,12 +622,6 @@ pub fn loss_and_grad<R: RngCore + ?Sized>(
             }
         }
     }
-    if train_tau {
-        for (i, gi) in grads.taus_gaus.iter_mut().enumerate() {
-            *gi += dtau[i] * model.taus.dtau(model.taus_gaus[i]);
-        }
-    }
-    l
 }
 
 #[cfg(test)]

@@ -288,9 +288,10 @@ pub fn train(
     train_model(model, cfg, task, obs)
 }
 
-/// Train an existing `model` (e.g. freshly initialised) by `cfg`.
+/// Train an existing `model` (e.g. freshly initialised, or loaded to go on
+/// training) by `cfg`; progress and cancellation as in [`train`].
 pub fn train_model(
-    mut model: RateModel,
+    model: RateModel,
     cfg: &TrainConfig,
     task: &dyn Task,
     obs: &dyn Observer,
@@ -307,107 +308,159 @@ pub fn train_model(
             ),
         ));
     }
-    let start = Instant::now();
-    let n = model.n();
-    let mut adam = Adam::new(n, cfg.lr);
-    let mut grads = Grads::zeros(n);
-    let mut ws = Workspace::default();
-    let mut r = rng::stream(cfg.seed, &[TAG_TRAIN]);
-    let mut losses = Vec::with_capacity(cfg.n_trials);
-    let mut evals = Vec::new();
     obs.event(&Event::Begin {
         stage: Stage::Training,
         total: cfg.n_trials as u64,
     });
-    let mut success = false;
-    let mut trials = 0;
-    let mut prep = Prepared::new(&model);
-    while trials < cfg.n_trials {
-        if obs.cancelled() {
-            obs.event(&Event::End);
-            return Err(Error::Interrupted);
+    let mut t = Trainer::new(model, cfg, task);
+    let stopped = t.run(obs);
+    obs.event(&Event::End);
+    stopped.map(|success| t.finish(success))
+}
+
+/// The state of one training run: the model, Adam, the buffers of the
+/// backward pass and the record so far.
+struct Trainer<'a> {
+    model: RateModel,
+    cfg: &'a TrainConfig,
+    task: &'a dyn Task,
+    adam: Adam,
+    grads: Grads,
+    ws: Workspace,
+    prep: Prepared,
+    rng: rng::Rng,
+    losses: Vec<f64>,
+    evals: Vec<EvalPoint>,
+    trials: usize,
+    start: Instant,
+}
+
+impl<'a> Trainer<'a> {
+    fn new(model: RateModel, cfg: &'a TrainConfig, task: &'a dyn Task) -> Self {
+        let n = model.n();
+        Trainer {
+            adam: Adam::new(n, cfg.lr),
+            grads: Grads::zeros(n),
+            ws: Workspace::default(),
+            prep: Prepared::new(&model),
+            rng: rng::stream(cfg.seed, &[TAG_TRAIN]),
+            losses: Vec::with_capacity(cfg.n_trials),
+            evals: Vec::new(),
+            trials: 0,
+            start: Instant::now(),
+            model,
+            cfg,
+            task,
         }
-        prep.refresh(&model);
-        grads.clear();
-        let b = cfg.batch.min(cfg.n_trials - trials);
+    }
+
+    /// Update until the stopping rule is met (`Ok(true)`) or the trials
+    /// are used up (`Ok(false)`).
+    fn run(&mut self, obs: &dyn Observer) -> Result<bool> {
+        while self.trials < self.cfg.n_trials {
+            if obs.cancelled() {
+                return Err(Error::Interrupted);
+            }
+            let before = self.trials;
+            let batch_loss = self.update()?;
+            obs.event(&Event::Advance((self.trials - before) as u64));
+            if self.trials / self.cfg.eval_freq > before / self.cfg.eval_freq {
+                let e = self.evaluate()?;
+                obs.event(&Event::TrainEval {
+                    trial: self.trials,
+                    loss: batch_loss,
+                    eval_loss: e.loss,
+                    eval_accuracy: e.accuracy,
+                });
+                if e.loss < self.cfg.loss_threshold
+                    && e.accuracy > self.cfg.acc_threshold
+                    && self.trials > self.task.min_training_trials()
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// One Adam update on a batch of fresh trials; returns the mean loss.
+    fn update(&mut self) -> Result<f64> {
+        self.prep.refresh(&self.model);
+        self.grads.clear();
+        let b = self.cfg.batch.min(self.cfg.n_trials - self.trials);
         let mut batch_loss = 0.0;
         for _ in 0..b {
-            let trial = task.sample(&mut r);
-            batch_loss +=
-                loss_and_grad(&model, &prep, &trial, cfg.loss, &mut r, &mut ws, &mut grads);
+            let trial = self.task.sample(&mut self.rng);
+            batch_loss += loss_and_grad(
+                &self.model,
+                &self.prep,
+                &trial,
+                self.cfg.loss,
+                &mut self.rng,
+                &mut self.ws,
+                &mut self.grads,
+            );
         }
         batch_loss /= b as f64;
         if !batch_loss.is_finite() {
-            obs.event(&Event::End);
             return Err(Error::Diverged {
-                trial: trials + 1,
+                trial: self.trials + 1,
                 loss: batch_loss,
             });
         }
         if b > 1 {
-            grads.scale(1.0 / b as f64);
+            self.grads.scale(1.0 / b as f64);
         }
-        adam.step(&mut model, &grads);
-        let before = trials;
-        trials += b;
-        losses.push(batch_loss);
-        obs.event(&Event::Advance(b as u64));
-        if trials / cfg.eval_freq > before / cfg.eval_freq {
-            let (l, acc) = evaluate_rate(
-                &model,
-                task,
-                cfg.loss,
-                cfg.eval_trials,
-                cfg.seed,
-                trials as u64,
-            );
-            if !l.is_finite() {
-                obs.event(&Event::End);
-                return Err(Error::Diverged {
-                    trial: trials,
-                    loss: l,
-                });
-            }
-            evals.push(EvalPoint {
-                trial: trials,
-                loss: l,
-                accuracy: acc,
+        self.adam.step(&mut self.model, &self.grads);
+        self.trials += b;
+        self.losses.push(batch_loss);
+        Ok(batch_loss)
+    }
+
+    /// Evaluate on fresh trials and record the result.
+    fn evaluate(&mut self) -> Result<EvalPoint> {
+        let c = self.cfg;
+        let n = self.trials as u64;
+        let (loss, accuracy) =
+            evaluate_rate(&self.model, self.task, c.loss, c.eval_trials, c.seed, n);
+        if !loss.is_finite() {
+            return Err(Error::Diverged {
+                trial: self.trials,
+                loss,
             });
-            obs.event(&Event::TrainEval {
-                trial: trials,
-                loss: batch_loss,
-                eval_loss: l,
-                eval_accuracy: acc,
-            });
-            if l < cfg.loss_threshold
-                && acc > cfg.acc_threshold
-                && trials > task.min_training_trials()
-            {
-                success = true;
-                break;
-            }
+        }
+        let e = EvalPoint {
+            trial: self.trials,
+            loss,
+            accuracy,
+        };
+        self.evals.push(e);
+        Ok(e)
+    }
+
+    /// The trained model (relu'd under Dale's principle) with its record.
+    fn finish(self, success: bool) -> TrainOutcome {
+        let mut model = self.model;
+        if model.dale {
+            model.w.mapv_inplace(|v| v.max(0.0));
+        }
+        let last = self.evals.last().copied();
+        model.task = Some(self.task.name().to_string());
+        model.training = Some(TrainingRecord {
+            losses: self.losses,
+            trials: self.trials,
+            eval_perf_mean: last.map_or(f64::NAN, |e| e.accuracy),
+            eval_loss_mean: last.map_or(f64::NAN, |e| e.loss),
+            evals: self.evals.clone(),
+        });
+        TrainOutcome {
+            model,
+            success,
+            trials: self.trials,
+            evals: self.evals,
+            seconds: self.start.elapsed().as_secs_f64(),
         }
     }
-    obs.event(&Event::End);
-    if model.dale {
-        model.w.mapv_inplace(|v| v.max(0.0));
-    }
-    let last = evals.last().copied();
-    model.task = Some(task.name().to_string());
-    model.training = Some(TrainingRecord {
-        losses,
-        trials,
-        eval_perf_mean: last.map_or(f64::NAN, |e| e.accuracy),
-        eval_loss_mean: last.map_or(f64::NAN, |e| e.loss),
-        evals: evals.clone(),
-    });
-    Ok(TrainOutcome {
-        model,
-        success,
-        trials,
-        evals,
-        seconds: start.elapsed().as_secs_f64(),
-    })
 }
 
 #[cfg(test)]
