@@ -592,67 +592,31 @@ enum Parsed {
 
 /// Parse the data of a `miMATRIX` element.
 fn parse_matrix(body: &[u8], be: bool) -> std::result::Result<Parsed, String> {
-    let flags = read_elem(body, 0, be).map_err(|e| format!("array flags: {e}"))?;
-    if !(flags.ty == MI_UINT32 || flags.ty == MI_INT32) || flags.data.len() < 4 {
-        return Err(format!(
-            "bad array flags element (type {}, {} bytes)",
-            flags.ty,
-            flags.data.len()
-        ));
-    }
-    let fw = rd_u32(flags.data, be);
-    let class = fw & 0xff;
-    let complex = fw & FLAG_COMPLEX != 0;
-    let logical = fw & FLAG_LOGICAL != 0;
-    let mut p = flags.next;
-    let read_name = |p: usize| -> std::result::Result<(String, usize), String> {
-        let e = read_elem(body, p, be).map_err(|e| format!("array name: {e}"))?;
-        if e.ty != MI_INT8 && e.ty != MI_UINT8 && e.ty != MI_UTF8 {
-            return Err(format!("array name has data type {}", e.ty));
-        }
-        let s = String::from_utf8_lossy(e.data)
-            .trim_end_matches('\0')
-            .to_string();
-        Ok((s, e.next))
-    };
+    let (class, complex, logical, p) = read_flags(body, be)?;
     if class == MX_OPAQUE {
-        let name = read_name(p).ok().map(|(n, _)| n);
+        let name = read_name(body, p, be).ok().map(|(n, _)| n);
         return Ok(Parsed::Skipped {
             name,
             reason: class_label(class),
         });
     }
-    let de = read_elem(body, p, be).map_err(|e| format!("dimensions: {e}"))?;
-    if de.ty != MI_INT32 || !de.data.len().is_multiple_of(4) || de.data.is_empty() {
-        return Err(format!(
-            "bad dimensions element (type {}, {} bytes)",
-            de.ty,
-            de.data.len()
-        ));
-    }
-    p = de.next;
-    let (name, np) = read_name(p)?;
-    p = np;
+    let (dims, p) = read_dims(body, p, be)?;
+    let (name, p) = read_name(body, p, be)?;
     let ctx = |m: String| format!("variable '{name}': {m}");
-    let mut dims = Vec::with_capacity(de.data.len() / 4);
-    for c in de.data.chunks_exact(4) {
-        let d = rd_u32(c, be) as i32;
-        if d < 0 {
-            return Err(ctx(format!("negative dimension {d}")));
-        }
-        dims.push(d as usize);
+    if let Some(&d) = dims.iter().find(|&&d| d < 0) {
+        return Err(ctx(format!("negative dimension {d}")));
     }
+    let dims: Vec<usize> = dims.into_iter().map(|d| d as usize).collect();
     let is_numeric = (MX_DOUBLE..=MX_UINT64).contains(&class);
-    if !(is_numeric || class == MX_CHAR) {
+    if !(is_numeric || class == MX_CHAR) || complex {
+        let reason = if complex && (is_numeric || class == MX_CHAR) {
+            "complex arrays are".into()
+        } else {
+            class_label(class)
+        };
         return Ok(Parsed::Skipped {
             name: Some(name),
-            reason: class_label(class),
-        });
-    }
-    if complex {
-        return Ok(Parsed::Skipped {
-            name: Some(name),
-            reason: "complex arrays are".into(),
+            reason,
         });
     }
     let numel = dims
@@ -665,38 +629,92 @@ fn parse_matrix(body: &[u8], be: bool) -> std::result::Result<Parsed, String> {
         let e = read_elem(body, p, be).map_err(|e| ctx(format!("data: {e}")))?;
         (e.ty, e.data)
     };
-    let w = width(ty).ok_or_else(|| ctx(format!("unsupported data type {ty}")))?;
+    let data = decode_data(class, logical, &dims, numel, ty, data, be).map_err(ctx)?;
+    Ok(Parsed::Var(MatVar { name, dims, data }))
+}
+
+/// The array-flags element: (class, complex, logical, next position).
+fn read_flags(body: &[u8], be: bool) -> std::result::Result<(u32, bool, bool, usize), String> {
+    let flags = read_elem(body, 0, be).map_err(|e| format!("array flags: {e}"))?;
+    if !(flags.ty == MI_UINT32 || flags.ty == MI_INT32) || flags.data.len() < 4 {
+        return Err(format!(
+            "bad array flags element (type {}, {} bytes)",
+            flags.ty,
+            flags.data.len()
+        ));
+    }
+    let fw = rd_u32(flags.data, be);
+    let class = fw & 0xff;
+    Ok((
+        class,
+        fw & FLAG_COMPLEX != 0,
+        fw & FLAG_LOGICAL != 0,
+        flags.next,
+    ))
+}
+
+/// The array-name element at `p`: (name, next position).
+fn read_name(body: &[u8], p: usize, be: bool) -> std::result::Result<(String, usize), String> {
+    let e = read_elem(body, p, be).map_err(|e| format!("array name: {e}"))?;
+    if e.ty != MI_INT8 && e.ty != MI_UINT8 && e.ty != MI_UTF8 {
+        return Err(format!("array name has data type {}", e.ty));
+    }
+    let s = String::from_utf8_lossy(e.data)
+        .trim_end_matches('\0')
+        .to_string();
+    Ok((s, e.next))
+}
+
+/// The dimensions element at `p` (signed, as stored): (dims, next position).
+fn read_dims(body: &[u8], p: usize, be: bool) -> std::result::Result<(Vec<i32>, usize), String> {
+    let de = read_elem(body, p, be).map_err(|e| format!("dimensions: {e}"))?;
+    if de.ty != MI_INT32 || !de.data.len().is_multiple_of(4) || de.data.is_empty() {
+        return Err(format!(
+            "bad dimensions element (type {}, {} bytes)",
+            de.ty,
+            de.data.len()
+        ));
+    }
+    let dims = de
+        .data
+        .chunks_exact(4)
+        .map(|c| rd_u32(c, be) as i32)
+        .collect();
+    Ok((dims, de.next))
+}
+
+/// The data element of a char or numeric array of `numel` elements, checked
+/// against the bytes present before anything is allocated.
+fn decode_data(
+    class: u32,
+    logical: bool,
+    dims: &[usize],
+    numel: usize,
+    ty: u32,
+    data: &[u8],
+    be: bool,
+) -> std::result::Result<MatData, String> {
+    let w = width(ty).ok_or_else(|| format!("unsupported data type {ty}"))?;
     if class == MX_CHAR {
-        if ty != MI_UTF8 {
-            let need = numel.checked_mul(w);
-            if need != Some(data.len()) {
-                return Err(ctx(format!(
-                    "dimensions {dims:?} need {numel} characters but the data holds {} bytes of {w}-byte units",
-                    data.len()
-                )));
-            }
+        if ty != MI_UTF8 && numel.checked_mul(w) != Some(data.len()) {
+            return Err(format!(
+                "dimensions {dims:?} need {numel} characters but the data holds {} bytes of {w}-byte units",
+                data.len()
+            ));
         }
-        let s = decode_char(ty, data, &dims, be);
-        return Ok(Parsed::Var(MatVar {
-            name,
-            dims,
-            data: MatData::Char(s),
-        }));
+        return Ok(MatData::Char(decode_char(ty, data, dims, be)));
     }
     if matches!(ty, MI_UTF8 | MI_UTF16 | MI_UTF32) {
-        return Err(ctx(format!("text data type {ty} in a numeric array")));
+        return Err(format!("text data type {ty} in a numeric array"));
     }
-    // Dims against the bytes present, before allocating anything.
     if numel.checked_mul(w) != Some(data.len()) {
-        return Err(ctx(format!(
+        return Err(format!(
             "dimensions {dims:?} ({numel} elements) do not match the data ({} bytes of {w}-byte values)",
             data.len()
-        )));
+        ));
     }
-    let raw = decode_raw(ty, data, be).ok_or_else(|| ctx(format!("unsupported data type {ty}")))?;
-    let data =
-        to_class(raw, class, logical).ok_or_else(|| ctx(format!("unsupported class {class}")))?;
-    Ok(Parsed::Var(MatVar { name, dims, data }))
+    let raw = decode_raw(ty, data, be).ok_or_else(|| format!("unsupported data type {ty}"))?;
+    to_class(raw, class, logical).ok_or_else(|| format!("unsupported class {class}"))
 }
 
 /// Inflate a compressed element: its first 8 bytes are a tag that gives the
@@ -735,31 +753,7 @@ fn inflate(data: &[u8], be: bool) -> std::result::Result<Vec<u8>, String> {
 
 /// Parse a whole file held in memory; `path` is used in messages only.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<MatFile> {
-    if bytes.len() < 128 {
-        return Err(fmt_err(
-            path,
-            format!(
-                "truncated header ({} bytes, a MAT v5 header has 128)",
-                bytes.len()
-            ),
-        ));
-    }
-    if bytes.starts_with(b"MATLAB 7.3") {
-        return Err(fmt_err(
-            path,
-            "MATLAB v7.3 (HDF5) files are not supported; save with -v7",
-        ));
-    }
-    let be = match &bytes[126..128] {
-        b"IM" => false,
-        b"MI" => true,
-        _ => {
-            return Err(fmt_err(
-                path,
-                "not a MATLAB level-5 file (no IM/MI endian indicator at byte 126)",
-            ))
-        }
-    };
+    let be = read_header(bytes, path)?;
     let header_text = String::from_utf8_lossy(&bytes[..116])
         .trim_end_matches([' ', '\0'])
         .to_string();
@@ -777,31 +771,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<MatFile> {
         if e.ty != MI_COMPRESSED {
             raw.resize(pad8(raw.len()), 0);
         }
-        let parsed = match e.ty {
-            MI_MATRIX => Some(parse_matrix(e.data, be)),
-            MI_COMPRESSED => {
-                let inner = inflate(e.data, be)
-                    .map_err(|m| fmt_err(path, format!("element at offset {pos}: {m}")))?;
-                let ie = read_elem(&inner, 0, be).map_err(|m| fmt_err(path, m))?;
-                if ie.ty == MI_MATRIX {
-                    Some(parse_matrix(ie.data, be))
-                } else {
-                    file.warnings.push(format!(
-                        "{}: skipped compressed element of type {} at offset {pos}",
-                        path.display(),
-                        ie.ty
-                    ));
-                    None
-                }
-            }
-            t => {
-                file.warnings.push(format!(
-                    "{}: skipped top-level element of type {t} at offset {pos}",
-                    path.display()
-                ));
-                None
-            }
-        };
+        let parsed = parse_top_element(&e, pos, be, path, &mut file.warnings)?;
         let mut el = RawElement {
             name: None,
             bytes: raw,
@@ -828,6 +798,69 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<MatFile> {
         pos = e.next;
     }
     Ok(file)
+}
+
+/// Check the 128-byte header; returns whether the file is big-endian.
+fn read_header(bytes: &[u8], path: &Path) -> Result<bool> {
+    if bytes.len() < 128 {
+        return Err(fmt_err(
+            path,
+            format!(
+                "truncated header ({} bytes, a MAT v5 header has 128)",
+                bytes.len()
+            ),
+        ));
+    }
+    if bytes.starts_with(b"MATLAB 7.3") {
+        return Err(fmt_err(
+            path,
+            "MATLAB v7.3 (HDF5) files are not supported; save with -v7",
+        ));
+    }
+    match &bytes[126..128] {
+        b"IM" => Ok(false),
+        b"MI" => Ok(true),
+        _ => Err(fmt_err(
+            path,
+            "not a MATLAB level-5 file (no IM/MI endian indicator at byte 126)",
+        )),
+    }
+}
+
+/// A top-level element at offset `pos`: a matrix (plain or compressed) is
+/// parsed; anything else is skipped with a warning (`None`).
+fn parse_top_element(
+    e: &Elem<'_>,
+    pos: usize,
+    be: bool,
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Option<std::result::Result<Parsed, String>>> {
+    Ok(match e.ty {
+        MI_MATRIX => Some(parse_matrix(e.data, be)),
+        MI_COMPRESSED => {
+            let inner = inflate(e.data, be)
+                .map_err(|m| fmt_err(path, format!("element at offset {pos}: {m}")))?;
+            let ie = read_elem(&inner, 0, be).map_err(|m| fmt_err(path, m))?;
+            if ie.ty == MI_MATRIX {
+                Some(parse_matrix(ie.data, be))
+            } else {
+                warnings.push(format!(
+                    "{}: skipped compressed element of type {} at offset {pos}",
+                    path.display(),
+                    ie.ty
+                ));
+                None
+            }
+        }
+        t => {
+            warnings.push(format!(
+                "{}: skipped top-level element of type {t} at offset {pos}",
+                path.display()
+            ));
+            None
+        }
+    })
 }
 
 /// Read a `.mat` file. Unsupported variables are skipped and reported in
@@ -868,6 +901,32 @@ macro_rules! le_bytes {
 }
 
 /// The `miMATRIX` element of one variable (tag included).
+/// Char data as UTF-8 bytes, as scipy writes it (scipy decodes miUINT16
+/// char data with the platform codec, which garbles non-ASCII text); MATLAB
+/// reads both. A multi-row array holds its rows joined by '\n' and is
+/// stored column-major.
+fn encode_char(s: &str, dims: &[usize], numel: usize) -> std::result::Result<Vec<u8>, String> {
+    let units: Vec<u16> = if dims.first().copied().unwrap_or(0) > 1 {
+        let rows: Vec<Vec<u16>> = s.split('\n').map(|r| r.encode_utf16().collect()).collect();
+        let cols = rows.first().map_or(0, Vec::len);
+        if rows.len() != dims[0] || rows.iter().any(|r| r.len() != cols) {
+            return Err(format!("char rows do not match dimensions {dims:?}"));
+        }
+        (0..cols)
+            .flat_map(|j| rows.iter().map(move |r| r[j]))
+            .collect()
+    } else {
+        s.encode_utf16().collect()
+    };
+    if units.len() != numel {
+        return Err(format!(
+            "dimensions {dims:?} ({numel} characters) but the text has {} UTF-16 units",
+            units.len()
+        ));
+    }
+    Ok(String::from_utf16_lossy(&units).into_bytes())
+}
+
 fn encode_matrix(var: &MatVar) -> std::result::Result<Vec<u8>, String> {
     if !valid_name(&var.name) {
         return Err(format!(
@@ -902,37 +961,12 @@ fn encode_matrix(var: &MatVar) -> std::result::Result<Vec<u8>, String> {
             MI_UINT8,
             v.iter().map(|&b| u8::from(b)).collect(),
         ),
-        MatData::Char(s) => {
-            let units: Vec<u16> = if dims.first().copied().unwrap_or(0) > 1 {
-                // Multi-row: rows joined by '\n' → column-major.
-                let rows: Vec<Vec<u16>> =
-                    s.split('\n').map(|r| r.encode_utf16().collect()).collect();
-                let cols = rows.first().map_or(0, Vec::len);
-                if rows.len() != dims[0] || rows.iter().any(|r| r.len() != cols) {
-                    return Err(ctx(format!("char rows do not match dimensions {dims:?}")));
-                }
-                (0..cols)
-                    .flat_map(|j| rows.iter().map(move |r| r[j]))
-                    .collect()
-            } else {
-                s.encode_utf16().collect()
-            };
-            if units.len() != numel {
-                return Err(ctx(format!(
-                    "dimensions {dims:?} ({numel} characters) but the text has {} UTF-16 units",
-                    units.len()
-                )));
-            }
-            // UTF-8 data, as scipy writes it (scipy decodes miUINT16 char
-            // data with the platform codec, which garbles non-ASCII text);
-            // MATLAB reads both.
-            (
-                MX_CHAR,
-                0,
-                MI_UTF8,
-                String::from_utf16_lossy(&units).into_bytes(),
-            )
-        }
+        MatData::Char(s) => (
+            MX_CHAR,
+            0,
+            MI_UTF8,
+            encode_char(s, &dims, numel).map_err(ctx)?,
+        ),
     };
     if !matches!(var.data, MatData::Char(_)) && numel != var.data.len() {
         return Err(ctx(format!(
