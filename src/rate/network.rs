@@ -521,23 +521,15 @@ impl RateModel {
                 format!("{:?}", self.w_in.dim()),
             ));
         }
-        if self.w_out.len() != n {
-            return Err(bad(
-                "w_out",
-                format!("1×{n}"),
-                format!("{}", self.w_out.len()),
-            ));
-        }
-        if self.taus_gaus.len() != n {
-            return Err(bad(
-                "taus_gaus",
-                format!("{n}×1"),
-                format!("{}", self.taus_gaus.len()),
-            ));
-        }
-        if self.inh.len() != n {
-            return Err(bad("inh", format!("{n}×1"), format!("{}", self.inh.len())));
-        }
+        let vec_len = |key: &str, shape: String, len: usize| -> Result<()> {
+            if len != n {
+                return Err(bad(key, shape, format!("{len}")));
+            }
+            Ok(())
+        };
+        vec_len("w_out", format!("1×{n}"), self.w_out.len())?;
+        vec_len("taus_gaus", format!("{n}×1"), self.taus_gaus.len())?;
+        vec_len("inh", format!("{n}×1"), self.inh.len())?;
         if self
             .w_in
             .iter()
