@@ -14,6 +14,7 @@
 //!   ([`spiking::lif`]), λ search and evaluation ([`spiking::search`]);
 //! - [`io`] — `.mat` files, model files, atomic writes;
 //! - [`report`] — figures and the run report;
+//! - [`lesion`] — lesions and manipulations of a trained network;
 //! - [`config`] — every parameter with its default and unit;
 //! - [`pipeline`] — the whole tutorial in one call;
 //! - [`observe`] — progress events and cancellation (the library never
@@ -25,6 +26,7 @@
 pub mod config;
 pub mod error;
 pub mod io;
+pub mod lesion;
 pub mod observe;
 pub mod pipeline;
 pub mod rate;
