@@ -865,4 +865,80 @@ mod tests {
         assert_eq!(rec.all_perfs, vec![0.5, 0.8, 0.93, 0.85, 0.7]);
         assert_eq!(rec.opt_scaling_factor, 25.0);
     }
+
+    #[test]
+    fn selection_names_the_rule_and_the_coarse_best() {
+        let mut r = from_lists(
+            (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.8]),
+            (&[24.0, 25.0, 26.0], &[0.7, 0.95, 0.85], &[100, 300, 100]),
+            (25.0, 0.95),
+            100,
+        );
+        r.rule = Rule::Finalists {
+            count: 3,
+            trials: 300,
+        };
+        assert_eq!(
+            r.selection(),
+            "λ 25: best of the 3 finalists on 300 pooled trials each \
+             (the coarse grid's best was λ 25 at 0.900 on 100 trials)"
+        );
+        r.rule = Rule::FirstMaximum;
+        assert_eq!(
+            r.selection(),
+            "λ 25: first maximum of the coarse grid (MATLAB's rule, no refinement)"
+        );
+        r.rule = Rule::BelowRefineThreshold(0.6);
+        assert!(r
+            .selection()
+            .contains("below the refinement threshold 0.600"));
+    }
+
+    #[test]
+    fn shortfall_warns_only_more_than_a_tenth_below_target() {
+        let mut r = from_lists((&[20.0], &[0.0]), (&[], &[], &[]), (20.0, 0.0), 100);
+        // An untrained model: 0.000 at the "optimal" λ 20.
+        let w = r.shortfall(0.95).expect("0.000 is far below 0.95");
+        assert!(w.contains("0.000") && w.contains("λ 20"), "{w}");
+        r.best_accuracy = 0.9;
+        assert!(r.shortfall(0.95).is_none());
+        assert!(r.shortfall(0.999).is_none(), "0.9 is 0.099 below");
+        assert!(r.shortfall(1.01).is_some(), "0.9 is 0.11 below");
+    }
+
+    #[test]
+    fn json_has_the_old_keys_and_the_new_ones() {
+        let r = from_lists(
+            (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.8]),
+            (&[24.0, 25.0, 26.0], &[0.7, 0.95, 0.85], &[100, 300, 100]),
+            (25.0, 0.95),
+            100,
+        );
+        let j = serde_json::to_value(&r).unwrap();
+        let mut keys: Vec<&str> = j.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        keys.sort_unstable();
+        let want = [
+            "accuracies",
+            "best_accuracy",
+            "best_lambda",
+            "best_trials",
+            "lambdas",
+            "points",
+            "refined_accuracies",
+            "refined_lambdas",
+            "selection",
+            "trials_per_lambda",
+        ];
+        assert_eq!(keys, want);
+        assert_eq!(j["lambdas"], serde_json::json!([20.0, 25.0, 30.0]));
+        assert_eq!(
+            j["refined_accuracies"],
+            serde_json::json!([0.7, 0.95, 0.85])
+        );
+        assert_eq!(j["best_trials"], 300);
+        assert_eq!(j["trials_per_lambda"], 100);
+        assert_eq!(j["points"].as_array().unwrap().len(), 5);
+        assert_eq!(j["points"][2]["stage"], "finalist");
+        assert_eq!(j["selection"], r.selection());
+    }
 }
