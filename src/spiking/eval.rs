@@ -188,16 +188,9 @@ pub fn evaluate(
         stage: Stage::Evaluation,
         total: opts.n_trials as u64,
     });
-    let runner = Runner {
-        model,
-        task,
-        conversion: &opts.conversion,
-        downsample: opts.downsample,
-        window_start: opts.window_start_override,
-        seed: opts.seed,
-        tag: Some(rng::tag::EVAL),
-        obs,
-    };
+    let runner = Runner::new(model, task, &opts.conversion, obs)
+        .at(opts.downsample, opts.window_start_override)
+        .seeded(opts.seed, Some(rng::tag::EVAL));
     let o = runner.run(lambda, 0..opts.n_trials)?;
     obs.event(&Event::End);
     let names = task.trial_types();
@@ -220,17 +213,9 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rate::NetConfig;
+    use crate::spiking::testutil::small_model;
     use crate::task::GoNoGo;
     use std::sync::atomic::AtomicBool;
-
-    fn small_model() -> RateModel {
-        let cfg = NetConfig {
-            n: 24,
-            ..NetConfig::default()
-        };
-        RateModel::init(&cfg, 1, &mut rng::from_seed(4)).unwrap()
-    }
 
     #[test]
     fn json_has_the_eval_keys_and_nan_rates_are_null() {

@@ -584,16 +584,9 @@ pub fn grid_search(
     for w in &warnings {
         obs.event(&Event::Warning(w.clone()));
     }
-    let runner = Runner {
-        model,
-        task,
-        conversion: &opts.conversion,
-        downsample: opts.downsample,
-        window_start: opts.window_start_override,
-        seed: opts.seed,
-        tag: None,
-        obs,
-    };
+    let runner = Runner::new(model, task, &opts.conversion, obs)
+        .at(opts.downsample, opts.window_start_override)
+        .seeded(opts.seed, None);
     let mut search = Search {
         runner,
         opts,
@@ -637,18 +630,9 @@ pub fn grid_search(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rate::NetConfig;
-    use crate::rng;
+    use crate::spiking::testutil::small_model;
     use crate::task::GoNoGo;
     use std::sync::atomic::AtomicBool;
-
-    fn small_model() -> RateModel {
-        let cfg = NetConfig {
-            n: 24,
-            ..NetConfig::default()
-        };
-        RateModel::init(&cfg, 1, &mut rng::from_seed(4)).unwrap()
-    }
 
     /// A result from the old parallel lists (trials: `n` per coarse λ).
     fn from_lists(
@@ -696,6 +680,16 @@ mod tests {
             n_trials: n,
             warnings: vec![],
         }
+    }
+
+    /// Grid 20, 25, 30; window 24–26 with 25 the only re-tested finalist.
+    fn example() -> SearchResult {
+        from_lists(
+            (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.8]),
+            (&[24.0, 25.0, 26.0], &[0.7, 0.95, 0.85], &[100, 300, 100]),
+            (25.0, 0.95),
+            100,
+        )
     }
 
     fn small_opts() -> SearchOptions {
@@ -795,12 +789,7 @@ mod tests {
 
     #[test]
     fn points_pool_finalists_and_keep_every_lambda_once() {
-        let r = from_lists(
-            (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.8]),
-            (&[24.0, 25.0, 26.0], &[0.7, 0.95, 0.85], &[100, 300, 100]),
-            (25.0, 0.95),
-            100,
-        );
+        let r = example();
         let p = r.points();
         let l: Vec<f64> = p.iter().map(|q| q.lambda).collect();
         assert_eq!(l, vec![20.0, 24.0, 25.0, 26.0, 30.0]);
@@ -908,12 +897,7 @@ mod tests {
 
     #[test]
     fn json_has_the_old_keys_and_the_new_ones() {
-        let r = from_lists(
-            (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.8]),
-            (&[24.0, 25.0, 26.0], &[0.7, 0.95, 0.85], &[100, 300, 100]),
-            (25.0, 0.95),
-            100,
-        );
+        let r = example();
         let j = serde_json::to_value(&r).unwrap();
         let mut keys: Vec<&str> = j.as_object().unwrap().keys().map(|k| k.as_str()).collect();
         keys.sort_unstable();

@@ -189,6 +189,14 @@ struct Timing {
     nt: usize,
 }
 
+/// One trial ready to run: its time grid, the precomputed external
+/// current of every kept column (N per column, mV) and the options.
+struct Trial<'a> {
+    timing: Timing,
+    ext: Vec<f64>,
+    opts: &'a SimOptions,
+}
+
 /// The optogenetic kick of one trial: ±[`OPTO_KICK_MV`] on `units` with
 /// probability [`OPTO_PROBABILITY`] per step in [on, off).
 struct Kick<'a> {
@@ -319,14 +327,15 @@ impl LifNetwork {
     ) -> Result<SimResult> {
         let timing = self.check_inputs(u, opts)?;
         let ext = self.external_currents(u, &timing.cols);
+        let trial = Trial { timing, ext, opts };
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2 (checked just above).
-                return unsafe { self.run_avx2(&timing, &ext, opts, rng) };
+                return unsafe { self.run_avx2(&trial, rng) };
             }
         }
-        self.run(&timing, &ext, opts, rng)
+        self.run(&trial, rng)
     }
 
     /// Validate the stimulus and options; the time grid of the trial.
@@ -428,12 +437,10 @@ impl LifNetwork {
     #[target_feature(enable = "avx2")]
     unsafe fn run_avx2<R: RngCore + ?Sized>(
         &self,
-        t: &Timing,
-        ext: &[f64],
-        opts: &SimOptions,
+        trial: &Trial,
         rng: &mut R,
     ) -> Result<SimResult> {
-        self.run(t, ext, opts, rng)
+        self.run(trial, rng)
     }
 
     /// The step loop, stages 1–6 of the module docs. One function with
@@ -441,13 +448,8 @@ impl LifNetwork {
     /// (and vectorised) inside [`Self::run_avx2`]: a call per stage and step
     /// (20 000 steps × 6 stages per trial) would cost speed.
     #[inline(always)]
-    fn run<R: RngCore + ?Sized>(
-        &self,
-        t: &Timing,
-        ext: &[f64],
-        opts: &SimOptions,
-        rng: &mut R,
-    ) -> Result<SimResult> {
+    fn run<R: RngCore + ?Sized>(&self, trial: &Trial, rng: &mut R) -> Result<SimResult> {
+        let (t, ext, opts) = (&trial.timing, &trial.ext[..], trial.opts);
         let n = self.n;
         let syn = self.synapses_at(t)?;
         let nc = self.neuron.at_dt(t.dt_ms);

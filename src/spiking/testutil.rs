@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2};
 
-use crate::rate::{Activation, RateModel, Taus};
+use crate::rate::{Activation, NetConfig, RateModel, Taus};
 
 /// A Dale network of `n` units with no recurrent weights and one input
 /// with weight `w_in[i]`.
@@ -35,4 +35,13 @@ pub(crate) fn toy_model(w: Array2<f64>, w_in: Vec<f64>, inh: Vec<bool>) -> RateM
 
 pub(crate) fn constant_stimulus(cols: usize) -> Array2<f64> {
     Array2::ones((1, cols))
+}
+
+/// A freshly initialised 24-unit, one-input network (seed 4).
+pub(crate) fn small_model() -> RateModel {
+    let cfg = NetConfig {
+        n: 24,
+        ..NetConfig::default()
+    };
+    RateModel::init(&cfg, 1, &mut crate::rng::from_seed(4)).unwrap()
 }

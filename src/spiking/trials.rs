@@ -26,16 +26,51 @@ pub(super) struct Outcome {
     pub inh_hz: f64,
 }
 
-/// Shared per-run settings of [`run_trials`].
+/// Shared per-run settings of the trials (build with [`Runner::new`]).
 pub(super) struct Runner<'a> {
-    pub model: &'a RateModel,
-    pub task: &'a dyn Task,
-    pub conversion: &'a ConversionOptions,
-    pub downsample: usize,
-    pub window_start: Option<usize>,
-    pub seed: u64,
-    pub tag: Option<u64>,
-    pub obs: &'a dyn Observer,
+    model: &'a RateModel,
+    task: &'a dyn Task,
+    conversion: &'a ConversionOptions,
+    downsample: usize,
+    window_start: Option<usize>,
+    seed: u64,
+    tag: Option<u64>,
+    obs: &'a dyn Observer,
+}
+
+impl<'a> Runner<'a> {
+    /// A runner at dt = 0.05 ms, scored on the task's window, seed 0, no tag.
+    pub fn new(
+        model: &'a RateModel,
+        task: &'a dyn Task,
+        conversion: &'a ConversionOptions,
+        obs: &'a dyn Observer,
+    ) -> Self {
+        Runner {
+            model,
+            task,
+            conversion,
+            downsample: 1,
+            window_start: None,
+            seed: 0,
+            tag: None,
+            obs,
+        }
+    }
+
+    /// Simulate with down-sampling `d`, score from `window_start` if given.
+    pub fn at(self, downsample: usize, window_start: Option<usize>) -> Self {
+        Runner {
+            downsample,
+            window_start,
+            ..self
+        }
+    }
+
+    /// Trial `t` at λ draws from `rng::stream(seed, &[tag?, λ bits, t])`.
+    pub fn seeded(self, seed: u64, tag: Option<u64>) -> Self {
+        Runner { seed, tag, ..self }
+    }
 }
 
 impl Runner<'_> {
