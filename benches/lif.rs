@@ -7,7 +7,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion};
 use spikernn::rate::{NetConfig, RateModel};
 use spikernn::rng;
-use spikernn::spiking::lif::{ConversionOptions, LifNetwork, SimOptions};
+use spikernn::spiking::{ConversionOptions, LifNetwork, SimOptions};
 use spikernn::task::{extend_stimulus, GoNoGo, Task};
 
 fn bench_trial(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {

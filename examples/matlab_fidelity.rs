@@ -49,7 +49,7 @@ fn main() {
     let grid_s = t.elapsed().as_secs_f64();
     println!("lambda   MATLAB   ours    diff");
     let mut mad = 0.0;
-    for (k, (&l, &a)) in grid.lambdas.iter().zip(&grid.accuracies).enumerate() {
+    for (k, (&l, &a)) in grid.lambdas().iter().zip(&grid.accuracies()).enumerate() {
         let d = a - MATLAB[k];
         mad += d.abs() / 12.0;
         println!("{l:>6}   {:.2}     {a:.2}   {d:+.2}", MATLAB[k]);
@@ -71,14 +71,13 @@ fn main() {
         "default search (task window from step 7 500, refinement): best lambda {} accuracy {:.3}",
         full.best_lambda, full.best_accuracy
     );
-    for ((l, a), n) in full
-        .refined_lambdas
-        .iter()
-        .zip(&full.refined_accuracies)
-        .zip(&full.refined_trials)
-    {
-        println!("  refined lambda {l}: {a:.3} ({n} trials)");
+    for p in full.refined() {
+        println!(
+            "  refined lambda {}: {:.3} ({} trials)",
+            p.lambda, p.accuracy, p.trials
+        );
     }
+    println!("  {}", full.selection());
     println!("default search with refinement on {threads} threads: {full_s:.1} s");
 
     for lambda in [30.0, 35.0] {

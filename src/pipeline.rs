@@ -3,7 +3,6 @@
 //! as it finishes (metrics.json is rewritten after every step), so a failure
 //! leaves the finished steps intact and the error names the failed step.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -422,45 +421,12 @@ fn write_metrics(paths: &RunPaths, m: &Value) -> Result<()> {
 
 /// The search result as JSON (the `search --json` object).
 pub fn search_json(r: &SearchResult) -> Value {
-    json!({
-        "lambdas": r.lambdas, "accuracies": r.accuracies,
-        "refined_lambdas": r.refined_lambdas, "refined_accuracies": r.refined_accuracies,
-        "best_lambda": r.best_lambda, "best_accuracy": r.best_accuracy,
-        "trials_per_lambda": r.n_trials,
-    })
+    serde_json::to_value(r).expect("a search result serialises")
 }
 
 /// The evaluation result as JSON (the `eval --json` object).
 pub fn eval_json(r: &EvalResult) -> Value {
-    let per_type: BTreeMap<&str, f64> = r
-        .per_type
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.accuracy))
-        .collect();
-    let rates: BTreeMap<&str, Value> = r
-        .per_type
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str(),
-                json!({"exc_hz": v.exc_rate_hz, "inh_hz": v.inh_rate_hz, "trials": v.n_trials}),
-            )
-        })
-        .collect();
-    json!({
-        "lambda": r.lambda, "accuracy": r.overall.accuracy, "per_type": per_type,
-        "ci95": [r.ci95.0, r.ci95.1], "rate_exc_hz": nan_null(r.overall.exc_rate_hz),
-        "rate_inh_hz": nan_null(r.overall.inh_rate_hz), "trials": r.overall.n_trials,
-        "per_type_rates": rates,
-    })
-}
-
-fn nan_null(x: f64) -> Value {
-    if x.is_finite() {
-        json!(x)
-    } else {
-        Value::Null
-    }
+    serde_json::to_value(r).expect("an evaluation result serialises")
 }
 
 /// Names (stems) of the figures written, relative to the figures directory.
@@ -645,15 +611,15 @@ pub fn make_figures(
     );
     let lam_pts = match (search, &model.search) {
         (Some(s), _) => Some((
-            s.lambdas
+            s.lambdas()
                 .iter()
                 .cloned()
-                .zip(s.accuracies.iter().cloned())
+                .zip(s.accuracies().iter().cloned())
                 .collect::<Vec<_>>(),
-            s.refined_lambdas
+            s.refined_lambdas()
                 .iter()
                 .cloned()
-                .zip(s.refined_accuracies.iter().cloned())
+                .zip(s.refined_accuracies().iter().cloned())
                 .collect::<Vec<_>>(),
             (s.best_lambda, s.best_accuracy),
         )),

@@ -31,13 +31,13 @@ fn grid_matches_matlab_curve() {
     };
     let r = grid_search(&model, &task, &opts, &AtomicBool::new(false)).unwrap();
     let mad: f64 = r
-        .accuracies
+        .accuracies()
         .iter()
         .zip(MATLAB)
         .map(|(a, m)| (a - m).abs())
         .sum::<f64>()
         / 12.0;
-    assert!(mad <= 0.08, "mean |difference| {mad}: {:?}", r.accuracies);
-    assert!(r.best_accuracy >= 0.93, "{:?}", r.accuracies);
+    assert!(mad <= 0.08, "mean |difference| {mad}: {:?}", r.accuracies());
+    assert!(r.best_accuracy >= 0.93, "{:?}", r.accuracies());
     assert!((25.0..=45.0).contains(&r.best_lambda), "{}", r.best_lambda);
 }

@@ -23,24 +23,30 @@
 //! simulation from `rng::stream(seed, &[λ.to_bits(), t])`, so results do not
 //! depend on the number of threads, and re-testing a point with more trials
 //! reuses its first trials. [`evaluate`] uses streams tagged with
-//! [`EVAL_TAG`], distinct from the search's.
+//! [`crate::rng::tag::EVAL`], distinct from the search's.
+//!
+//! The search runs as three named stages over typed [`LambdaPoint`]s:
+//! [`coarse grid`](SearchStage::Coarse) → [`refinement`](SearchStage::Refined)
+//! → [`finalists`](SearchStage::Finalist); [`SearchResult::selection`] says
+//! in one sentence which rule chose the λ.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-
-use rayon::prelude::*;
+use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::observe::{Event, Observer, Stage};
 use crate::rate::{RateModel, SearchRecord};
-use crate::rng;
-use crate::spiking::lif::{ConversionOptions, LifNetwork, SimOptions};
-use crate::task::{extend_stimulus, Task};
-use crate::units::SPIKING_STEPS_PER_RATE_STEP;
+use crate::spiking::eval::{wilson_interval, Z95};
+use crate::spiking::network::{ConversionOptions, LifNetwork};
+use crate::spiking::trials::{accuracy, check_common, Outcome, Runner};
+use crate::task::Task;
 
-/// First stream part of [`evaluate`]'s trials (ASCII "EVAL"), so that
-/// evaluation trials never coincide with search trials.
-pub const EVAL_TAG: u64 = 0x4556_414c;
+// Former home of the evaluation; kept so that `spiking::search::evaluate`
+// and friends still resolve.
+pub use crate::spiking::eval::{evaluate, EvalOptions, EvalResult, GroupStats};
+
+/// First stream part of [`evaluate`]'s trials: [`crate::rng::tag::EVAL`].
+pub const EVAL_TAG: u64 = crate::rng::tag::EVAL;
 
 /// Options of [`grid_search`].
 #[derive(Debug, Clone, PartialEq)]
@@ -124,21 +130,53 @@ pub struct LambdaPoint {
     pub on_grid: bool,
 }
 
-/// The result of [`grid_search`].
-#[derive(Debug, Clone, PartialEq)]
+impl LambdaPoint {
+    /// The point of `lambda` scored on `outcomes` (accuracy = correct/trials).
+    fn scored(lambda: f64, outcomes: &[Outcome], stage: SearchStage, on_grid: bool) -> Self {
+        let k = outcomes.iter().filter(|o| o.correct).count();
+        LambdaPoint {
+            lambda,
+            accuracy: accuracy(outcomes),
+            trials: outcomes.len(),
+            ci95: wilson_interval(k, outcomes.len(), Z95),
+            stage,
+            on_grid,
+        }
+    }
+}
+
+/// How the search chose its λ (the rule behind [`SearchResult::selection`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Rule {
+    /// No refinement asked for: the first maximum of the coarse grid.
+    FirstMaximum,
+    /// Refinement skipped: the coarse best fell below this accuracy.
+    BelowRefineThreshold(f64),
+    /// The best of `count` finalists, each on `trials` (pooled) trials.
+    Finalists { count: usize, trials: usize },
+}
+
+/// Accuracy more than this far below a target makes
+/// [`SearchResult::shortfall`] warn.
+pub const SHORTFALL_MARGIN: f64 = 0.1;
+
+/// The result of [`grid_search`]: the scored points of each stage, the chosen
+/// λ and why. Serialises (serde) to the `search --json` object: `lambdas`,
+/// `accuracies` (coarse grid), `refined_lambdas`, `refined_accuracies`,
+/// `best_lambda`, `best_accuracy`, `trials_per_lambda`, `points`
+/// ([`SearchResult::points`]), `best_trials` and `selection`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "SearchReport")]
 pub struct SearchResult {
-    /// Coarse grid of scaling factors.
-    pub lambdas: Vec<f64>,
-    /// Accuracy at each coarse λ (`n_trials` trials each).
-    pub accuracies: Vec<f64>,
-    /// Refinement points (the whole window around the best coarse λ, which
-    /// includes it); empty without refinement.
-    pub refined_lambdas: Vec<f64>,
-    /// Accuracy at each refinement point, pooled over all its trials.
-    pub refined_accuracies: Vec<f64>,
-    /// Trials behind each refined accuracy (`n_trials`, or
-    /// `(1 + finalist_factor)·n_trials` for finalists).
-    pub refined_trials: Vec<usize>,
+    /// The coarse grid in the order given, `n_trials` trials each.
+    coarse: Vec<LambdaPoint>,
+    /// The refinement window (around and including the best coarse λ), in
+    /// λ order, each pooled over all its trials; empty without refinement.
+    refined: Vec<LambdaPoint>,
+    /// The rule that chose `best_lambda`.
+    rule: Rule,
+    /// Trials behind `best_accuracy`.
+    best_trials: usize,
     /// Chosen λ: the best finalist on pooled trials with refinement, the
     /// first maximum of the coarse grid without.
     pub best_lambda: f64,
@@ -151,44 +189,53 @@ pub struct SearchResult {
 }
 
 impl SearchResult {
+    /// The coarse grid's points, in the grid's order (`n_trials` each).
+    pub fn coarse(&self) -> &[LambdaPoint] {
+        &self.coarse
+    }
+
+    /// The refinement window's points in λ order, pooled (empty without
+    /// refinement).
+    pub fn refined(&self) -> &[LambdaPoint] {
+        &self.refined
+    }
+
+    /// The coarse grid of scaling factors.
+    pub fn lambdas(&self) -> Vec<f64> {
+        self.coarse.iter().map(|p| p.lambda).collect()
+    }
+
+    /// Accuracy at each coarse λ (`n_trials` trials each).
+    pub fn accuracies(&self) -> Vec<f64> {
+        self.coarse.iter().map(|p| p.accuracy).collect()
+    }
+
+    /// The refinement points' λ.
+    pub fn refined_lambdas(&self) -> Vec<f64> {
+        self.refined.iter().map(|p| p.lambda).collect()
+    }
+
+    /// Accuracy at each refinement point, pooled over all its trials.
+    pub fn refined_accuracies(&self) -> Vec<f64> {
+        self.refined.iter().map(|p| p.accuracy).collect()
+    }
+
+    /// Trials behind each refined accuracy (`n_trials`, or
+    /// `(1 + finalist_factor)·n_trials` for finalists).
+    pub fn refined_trials(&self) -> Vec<usize> {
+        self.refined.iter().map(|p| p.trials).collect()
+    }
+
     /// Every scored λ once, sorted by λ, with all its trials pooled (a
     /// finalist's coarse and re-test trials together): the one table and
     /// curve of a search.
     pub fn points(&self) -> Vec<LambdaPoint> {
         let mut pts: Vec<LambdaPoint> = Vec::new();
-        let mut put = |lambda: f64, accuracy: f64, trials: usize, stage, on_grid| {
-            let k = (accuracy * trials as f64).round() as usize;
-            let p = LambdaPoint {
-                lambda,
-                accuracy,
-                trials,
-                ci95: wilson_interval(k, trials, 1.959_963_984_540_054),
-                stage,
-                on_grid,
-            };
-            match pts.iter_mut().find(|q| q.lambda == lambda) {
-                Some(q) => {
-                    *q = LambdaPoint {
-                        on_grid: q.on_grid,
-                        ..p
-                    }
-                }
-                None => pts.push(p),
+        for p in self.coarse.iter().chain(&self.refined) {
+            match pts.iter_mut().find(|q| q.lambda == p.lambda) {
+                Some(q) => *q = *p,
+                None => pts.push(*p),
             }
-        };
-        for (&l, &a) in self.lambdas.iter().zip(&self.accuracies) {
-            put(l, a, self.n_trials, SearchStage::Coarse, true);
-        }
-        let refined = self.refined_lambdas.iter().zip(&self.refined_accuracies);
-        for ((&l, &a), &n) in refined.zip(&self.refined_trials) {
-            let stage = if n > self.n_trials {
-                SearchStage::Finalist
-            } else if self.lambdas.contains(&l) {
-                SearchStage::Coarse
-            } else {
-                SearchStage::Refined
-            };
-            put(l, a, n, stage, self.lambdas.contains(&l));
         }
         pts.sort_by(|a, b| a.lambda.total_cmp(&b.lambda));
         pts
@@ -196,10 +243,7 @@ impl SearchResult {
 
     /// Trials behind `best_accuracy`.
     pub fn best_trials(&self) -> usize {
-        self.refined_lambdas
-            .iter()
-            .position(|&l| l == self.best_lambda)
-            .map_or(self.n_trials, |i| self.refined_trials[i])
+        self.best_trials
     }
 
     /// Lower end of the 95 % Wilson interval of `best_accuracy`: the
@@ -210,21 +254,68 @@ impl SearchResult {
         wilson_interval(k, n, 1.96).0
     }
 
+    /// Why `best_lambda` was chosen, in one sentence, e.g. "λ 41: best of
+    /// the 3 finalists on 300 pooled trials each (the coarse grid's best was
+    /// λ 40 at 0.990 on 100 trials)".
+    pub fn selection(&self) -> String {
+        let best = self.best_lambda;
+        match self.rule {
+            Rule::FirstMaximum => {
+                format!("λ {best}: first maximum of the coarse grid (MATLAB's rule, no refinement)")
+            }
+            Rule::BelowRefineThreshold(min) => format!(
+                "λ {best}: first maximum of the coarse grid (not refined: its accuracy \
+                 {:.3} is below the refinement threshold {min:.3})",
+                self.best_accuracy
+            ),
+            Rule::Finalists { count, trials } => {
+                let c = &self.coarse[first_maximum(&self.coarse)];
+                let pooled = if trials > self.n_trials {
+                    " pooled"
+                } else {
+                    ""
+                };
+                format!(
+                    "λ {best}: best of the {count} finalists on {trials}{pooled} trials each \
+                     (the coarse grid's best was λ {} at {:.3} on {} trials)",
+                    c.lambda, c.accuracy, c.trials
+                )
+            }
+        }
+    }
+
+    /// A warning when the best accuracy lies more than [`SHORTFALL_MARGIN`]
+    /// below `target` (e.g. an untrained model scores 0.000 and its "optimal"
+    /// λ means nothing); `None` otherwise.
+    ///
+    /// ```
+    /// # use spikernn::spiking::SearchResult;
+    /// # fn check(r: &SearchResult) {
+    /// if let Some(w) = r.shortfall(0.95) {
+    ///     assert!(w.contains("below the target"));
+    /// }
+    /// # }
+    /// ```
+    pub fn shortfall(&self, target: f64) -> Option<String> {
+        (self.best_accuracy < target - SHORTFALL_MARGIN).then(|| {
+            format!(
+                "the best spiking accuracy {:.3} (λ {}) is far below the target {target:.3}: \
+                 no λ of the search makes the spiking network work (is the rate model trained?)",
+                self.best_accuracy, self.best_lambda
+            )
+        })
+    }
+
     /// The record stored with the model: `opt_scaling_factor` = best λ;
     /// `scaling_factors`/`all_perfs` = the coarse grid followed by the refined
     /// points not on it, sorted by λ; where a λ is both, the value with more
     /// trials (the refined one) is kept.
     pub fn to_record(&self) -> SearchRecord {
-        let mut pts: Vec<(f64, f64)> = self
-            .lambdas
-            .iter()
-            .cloned()
-            .zip(self.accuracies.iter().cloned())
-            .collect();
-        for (&l, &a) in self.refined_lambdas.iter().zip(&self.refined_accuracies) {
-            match pts.iter_mut().find(|(x, _)| *x == l) {
-                Some(p) => p.1 = a,
-                None => pts.push((l, a)),
+        let mut pts: Vec<(f64, f64)> = self.coarse.iter().map(|p| (p.lambda, p.accuracy)).collect();
+        for p in &self.refined {
+            match pts.iter_mut().find(|(x, _)| *x == p.lambda) {
+                Some(q) => q.1 = p.accuracy,
+                None => pts.push((p.lambda, p.accuracy)),
             }
         }
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -236,112 +327,178 @@ impl SearchResult {
     }
 }
 
-/// The outcome of one simulated trial.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Outcome {
-    kind: usize,
-    correct: bool,
-    exc_hz: f64,
-    inh_hz: f64,
+/// The JSON form of [`SearchResult`] (the `search --json` object).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct SearchReport {
+    lambdas: Vec<f64>,
+    accuracies: Vec<f64>,
+    refined_lambdas: Vec<f64>,
+    refined_accuracies: Vec<f64>,
+    best_lambda: f64,
+    best_accuracy: f64,
+    trials_per_lambda: usize,
+    points: Vec<LambdaPoint>,
+    best_trials: usize,
+    selection: String,
 }
 
-/// Shared per-run settings of [`run_trials`].
-struct Runner<'a> {
-    model: &'a RateModel,
-    task: &'a dyn Task,
-    conversion: &'a ConversionOptions,
-    downsample: usize,
-    window_start: Option<usize>,
-    seed: u64,
-    tag: Option<u64>,
-    obs: &'a dyn Observer,
+impl From<SearchResult> for SearchReport {
+    fn from(r: SearchResult) -> Self {
+        SearchReport {
+            lambdas: r.lambdas(),
+            accuracies: r.accuracies(),
+            refined_lambdas: r.refined_lambdas(),
+            refined_accuracies: r.refined_accuracies(),
+            best_lambda: r.best_lambda,
+            best_accuracy: r.best_accuracy,
+            trials_per_lambda: r.n_trials,
+            points: r.points(),
+            best_trials: r.best_trials,
+            selection: r.selection(),
+        }
+    }
 }
 
-impl Runner<'_> {
-    /// Trials `range` at `lambda`, in parallel, in trial order.
-    fn run(&self, lambda: f64, range: std::ops::Range<usize>) -> Result<Vec<Outcome>> {
-        let net = LifNetwork::from_rate(self.model, lambda, self.conversion)?;
-        let exc: Vec<bool> = net.inh().iter().map(|&b| !b).collect();
-        let sim = SimOptions {
-            downsample: self.downsample,
-            ..SimOptions::default()
+/// Index of the first maximum accuracy (MATLAB's `max`).
+fn first_maximum(points: &[LambdaPoint]) -> usize {
+    let mut best = (0, f64::NEG_INFINITY);
+    for (i, p) in points.iter().enumerate() {
+        if p.accuracy > best.1 {
+            best = (i, p.accuracy);
+        }
+    }
+    best.0
+}
+
+/// A λ with its outcomes, while the search still adds trials to it.
+struct Candidate {
+    lambda: f64,
+    outcomes: Vec<Outcome>,
+    on_grid: bool,
+}
+
+impl Candidate {
+    fn point(&self, n_trials: usize) -> LambdaPoint {
+        let stage = if self.outcomes.len() > n_trials {
+            SearchStage::Finalist
+        } else if self.on_grid {
+            SearchStage::Coarse
+        } else {
+            SearchStage::Refined
         };
-        let per_rate_step = SPIKING_STEPS_PER_RATE_STEP / self.downsample;
-        range
-            .into_par_iter()
-            .map(|t| {
-                if self.obs.cancelled() {
-                    return Err(Error::Interrupted);
-                }
-                let mut s = match self.tag {
-                    Some(tag) => rng::stream(self.seed, &[tag, lambda.to_bits(), t as u64]),
-                    None => rng::stream(self.seed, &[lambda.to_bits(), t as u64]),
-                };
-                let trial = self.task.sample(&mut s);
-                let u = extend_stimulus(&trial.u, 1);
-                let res = net.simulate(&u, &sim, &mut s)?;
-                let correct = match self.window_start {
-                    Some(w) => {
-                        let start = (w / self.downsample).min(res.out.len());
-                        self.task.is_correct(trial.kind, &res.out[start..])
-                    }
-                    None => self.task.score(trial.kind, &res.out, per_rate_step),
-                };
-                self.obs.event(&Event::Advance(1));
-                Ok(Outcome {
-                    kind: trial.kind,
-                    correct,
-                    exc_hz: res.mean_rate_hz(&exc),
-                    inh_hz: res.mean_rate_hz(net.inh()),
+        LambdaPoint::scored(self.lambda, &self.outcomes, stage, self.on_grid)
+    }
+}
+
+/// The search in progress: the runner, the options, every λ's outcomes so
+/// far (keyed by the bits of λ, so a λ is never simulated twice).
+struct Search<'a> {
+    runner: Runner<'a>,
+    opts: &'a SearchOptions,
+    obs: &'a dyn Observer,
+    done: HashMap<u64, Vec<Outcome>>,
+}
+
+impl Search<'_> {
+    /// `n_trials` outcomes at `lambda`, simulated unless known; reports an
+    /// [`Event::Lambda`] for new ones (or for every one with `always_report`).
+    fn first_trials(&mut self, lambda: f64, always_report: bool) -> Result<Vec<Outcome>> {
+        let n = self.opts.n_trials;
+        let known = self.done.get(&lambda.to_bits()).cloned();
+        let is_new = known.is_none();
+        let o = match known {
+            Some(o) => o,
+            None => self.runner.run(lambda, 0..n)?,
+        };
+        if is_new || always_report {
+            self.obs.event(&Event::Lambda {
+                lambda,
+                accuracy: accuracy(&o),
+                trials: n,
+            });
+        }
+        self.done.insert(lambda.to_bits(), o.clone());
+        Ok(o)
+    }
+
+    /// Stage 1: every λ of the grid on `n_trials` trials.
+    fn coarse_grid(&mut self) -> Result<Vec<LambdaPoint>> {
+        self.obs.event(&Event::Phase("coarse grid".into()));
+        let grid = self.opts.lambdas.clone();
+        grid.iter()
+            .map(|&l| {
+                let o = self.first_trials(l, true)?;
+                Ok(LambdaPoint::scored(l, &o, SearchStage::Coarse, true))
+            })
+            .collect()
+    }
+
+    /// Stage 2: the window `centre ± half·refine_step` (λ > 0) on
+    /// `n_trials` trials each, re-using the coarse grid's trials.
+    fn refinement(&mut self, centre: f64, half: usize) -> Result<Vec<Candidate>> {
+        self.obs.event(&Event::Phase("refining".into()));
+        let h = half as i64;
+        let window: Vec<f64> = (-h..=h)
+            .map(|k| centre + k as f64 * self.opts.refine_step)
+            .filter(|&l| l > 0.0)
+            .collect();
+        window
+            .into_iter()
+            .map(|lambda| {
+                Ok(Candidate {
+                    lambda,
+                    outcomes: self.first_trials(lambda, false)?,
+                    on_grid: self.opts.lambdas.contains(&lambda),
                 })
             })
             .collect()
     }
+
+    /// Stage 3: the `finalists` best of the window on `n_trials` trials
+    /// (ties: nearer `centre`, then smaller λ) get `finalist_factor ×
+    /// n_trials` more; the best on pooled trials wins (ties: the higher
+    /// ranked). Returns the winner's index and the number of finalists.
+    fn finalists(&mut self, window: &mut [Candidate], centre: f64) -> Result<(usize, usize)> {
+        let mut order: Vec<usize> = (0..window.len()).collect();
+        let acc = |c: &Candidate| accuracy(&c.outcomes);
+        order.sort_by(|&a, &b| {
+            let (ca, cb) = (&window[a], &window[b]);
+            acc(cb)
+                .total_cmp(&acc(ca))
+                .then(
+                    (ca.lambda - centre)
+                        .abs()
+                        .total_cmp(&(cb.lambda - centre).abs()),
+                )
+                .then(ca.lambda.total_cmp(&cb.lambda))
+        });
+        order.truncate(self.opts.finalists.max(1));
+        let n = self.opts.n_trials;
+        let m = self.opts.finalist_factor * n;
+        if m > 0 {
+            self.obs.event(&Event::Phase("finalists".into()));
+            for &f in &order {
+                let c = &mut window[f];
+                c.outcomes.extend(self.runner.run(c.lambda, n..n + m)?);
+                self.obs.event(&Event::Lambda {
+                    lambda: c.lambda,
+                    accuracy: acc(c),
+                    trials: c.outcomes.len(),
+                });
+            }
+        }
+        let mut best = order[0];
+        for &f in &order[1..] {
+            if acc(&window[best]) < acc(&window[f]) {
+                best = f;
+            }
+        }
+        Ok((best, order.len()))
+    }
 }
 
-fn accuracy(o: &[Outcome]) -> f64 {
-    if o.is_empty() {
-        return f64::NAN;
-    }
-    o.iter().filter(|x| x.correct).count() as f64 / o.len() as f64
-}
-
-fn check_common(model: &RateModel, task: &dyn Task, n_trials: usize, d: usize) -> Result<()> {
-    if n_trials == 0 {
-        return Err(Error::param("n_trials", "must be at least 1"));
-    }
-    if d == 0 || !SPIKING_STEPS_PER_RATE_STEP.is_multiple_of(d) {
-        return Err(Error::param(
-            "downsample",
-            format!("must divide {SPIKING_STEPS_PER_RATE_STEP}, got {d}"),
-        ));
-    }
-    if model.n_inputs() != task.n_inputs() {
-        return Err(Error::param(
-            "task",
-            format!(
-                "task '{}' has {} inputs but the model has {}",
-                task.name(),
-                task.n_inputs(),
-                model.n_inputs()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Grid search for the scaling factor λ (see the module docs). Trials run in
-/// parallel on the current rayon pool. Progress goes to `obs` (a
-/// [`Stage::Search`] over all trials, one [`Event::Lambda`] per scored λ);
-/// `obs` is asked before every trial whether to stop, and then the search
-/// returns [`Error::Interrupted`].
-pub fn grid_search(
-    model: &RateModel,
-    task: &dyn Task,
-    opts: &SearchOptions,
-    obs: &dyn Observer,
-) -> Result<SearchResult> {
-    check_common(model, task, opts.n_trials, opts.downsample)?;
+/// Check the λ grid and the refinement options.
+fn check_grid(opts: &SearchOptions) -> Result<()> {
     if opts.lambdas.is_empty() {
         return Err(Error::param("lambdas", "the grid is empty"));
     }
@@ -351,12 +508,9 @@ pub fn grid_search(
             format!("scaling factors must be positive, got {l}"),
         ));
     }
-    if opts.refine
-        && !(opts.refine_step.is_finite()
-            && opts.refine_step > 0.0
-            && opts.refine_radius.is_finite()
-            && opts.refine_radius >= 0.0)
-    {
+    let step_ok = opts.refine_step.is_finite() && opts.refine_step > 0.0;
+    let radius_ok = opts.refine_radius.is_finite() && opts.refine_radius >= 0.0;
+    if opts.refine && !(step_ok && radius_ok) {
         return Err(Error::param(
             "refine",
             format!(
@@ -365,288 +519,177 @@ pub fn grid_search(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Refinement half-width in steps (0 without refinement) and the total
+/// number of trials the search will run at most (for progress).
+fn planned(opts: &SearchOptions) -> (usize, u64) {
     let n = opts.n_trials;
+    if !opts.refine {
+        return (0, (opts.lambdas.len() * n) as u64);
+    }
+    let half = (opts.refine_radius / opts.refine_step + 1e-9).floor() as usize;
+    let extra = (2 * half).min(opts.finalists) * opts.finalist_factor * n;
+    (half, ((opts.lambdas.len() + 2 * half) * n + extra) as u64)
+}
+
+/// Grid search for the scaling factor λ (see the module docs): coarse grid
+/// → refinement → finalists. Trials run in parallel on the current rayon
+/// pool. Progress goes to `obs` (a [`Stage::Search`] over all trials, one
+/// [`Event::Lambda`] per scored λ); `obs` is asked before every trial
+/// whether to stop, and then the search returns [`Error::Interrupted`].
+///
+/// # Examples
+///
+/// A freshly initialised (untrained) 12-unit network, two λ, 2 trials each
+/// at dt = 0.2 ms, no refinement:
+///
+/// ```
+/// use std::sync::atomic::AtomicBool;
+/// use spikernn::rate::{NetConfig, RateModel};
+/// use spikernn::spiking::{grid_search, SearchOptions};
+/// use spikernn::task::GoNoGo;
+///
+/// let cfg = NetConfig { n: 12, ..NetConfig::default() };
+/// let model = RateModel::init(&cfg, 1, &mut spikernn::rng::from_seed(1)).unwrap();
+/// let opts = SearchOptions {
+///     lambdas: vec![20.0, 40.0],
+///     n_trials: 2,
+///     downsample: 4,
+///     refine: false,
+///     ..SearchOptions::default()
+/// };
+/// let r = grid_search(&model, &GoNoGo::default(), &opts, &AtomicBool::new(false)).unwrap();
+/// assert_eq!(r.lambdas(), vec![20.0, 40.0]);
+/// assert_eq!(r.points().len(), 2);
+/// assert!(r.selection().contains("first maximum"));
+/// assert_eq!(r.to_record().scaling_factors, vec![20.0, 40.0]);
+/// ```
+pub fn grid_search(
+    model: &RateModel,
+    task: &dyn Task,
+    opts: &SearchOptions,
+    obs: &dyn Observer,
+) -> Result<SearchResult> {
+    check_common(model, task, opts.n_trials, opts.downsample)?;
+    check_grid(opts)?;
     let probe = LifNetwork::from_rate(model, opts.lambdas[0], &opts.conversion)?;
     let warnings: Vec<String> = probe.warning().into_iter().collect();
-    let half = if opts.refine {
-        (opts.refine_radius / opts.refine_step + 1e-9).floor() as usize
-    } else {
-        0
-    };
-    let extra = if opts.refine {
-        (2 * half).min(opts.finalists) * opts.finalist_factor * n
-    } else {
-        0
-    };
-    let total = (opts.lambdas.len() + 2 * half) * n + extra;
+    let (half, total) = planned(opts);
     obs.event(&Event::Begin {
         stage: Stage::Search,
-        total: total as u64,
+        total,
     });
     for w in &warnings {
         obs.event(&Event::Warning(w.clone()));
     }
-    let runner = Runner {
-        model,
-        task,
-        conversion: &opts.conversion,
-        downsample: opts.downsample,
-        window_start: opts.window_start_override,
-        seed: opts.seed,
-        tag: None,
+    let runner = Runner::new(model, task, &opts.conversion, obs)
+        .at(opts.downsample, opts.window_start_override)
+        .seeded(opts.seed, None);
+    let mut search = Search {
+        runner,
+        opts,
         obs,
+        done: HashMap::new(),
     };
-
-    let mut done: HashMap<u64, Vec<Outcome>> = HashMap::new();
-    let mut accuracies = Vec::with_capacity(opts.lambdas.len());
-    obs.event(&Event::Phase("coarse grid".into()));
-    for &l in &opts.lambdas {
-        let o = match done.get(&l.to_bits()) {
-            Some(o) => o.clone(),
-            None => runner.run(l, 0..n)?,
-        };
-        let a = accuracy(&o);
-        obs.event(&Event::Lambda {
-            lambda: l,
-            accuracy: a,
-            trials: n,
-        });
-        accuracies.push(a);
-        done.insert(l.to_bits(), o);
-    }
-    // First maximum, as MATLAB's max().
-    let (ib, _) =
-        accuracies
-            .iter()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |(bi, ba), (i, &a)| {
-                if a > ba {
-                    (i, a)
-                } else {
-                    (bi, ba)
-                }
-            });
-    let coarse_best = opts.lambdas[ib];
+    let coarse = search.coarse_grid()?;
+    let ib = first_maximum(&coarse);
     let mut result = SearchResult {
-        lambdas: opts.lambdas.clone(),
-        accuracies: accuracies.clone(),
-        refined_lambdas: Vec::new(),
-        refined_accuracies: Vec::new(),
-        refined_trials: Vec::new(),
-        best_lambda: coarse_best,
-        best_accuracy: accuracies[ib],
-        n_trials: n,
+        best_lambda: coarse[ib].lambda,
+        best_accuracy: coarse[ib].accuracy,
+        best_trials: opts.n_trials,
+        coarse,
+        refined: Vec::new(),
+        rule: Rule::FirstMaximum,
+        n_trials: opts.n_trials,
         warnings,
     };
-    if !opts.refine || accuracies[ib] < opts.refine_min_accuracy {
+    if !opts.refine || result.best_accuracy < opts.refine_min_accuracy {
+        if opts.refine {
+            result.rule = Rule::BelowRefineThreshold(opts.refine_min_accuracy);
+        }
         obs.event(&Event::End);
         return Ok(result);
     }
-
-    obs.event(&Event::Phase("refining".into()));
-    let h = half as i64;
-    let window: Vec<f64> = (-h..=h)
-        .map(|k| coarse_best + k as f64 * opts.refine_step)
-        .filter(|&l| l > 0.0)
-        .collect();
-    let mut pooled: Vec<Vec<Outcome>> = Vec::with_capacity(window.len());
-    for &l in &window {
-        let o = match done.get(&l.to_bits()) {
-            Some(o) => o.clone(),
-            None => {
-                let o = runner.run(l, 0..n)?;
-                obs.event(&Event::Lambda {
-                    lambda: l,
-                    accuracy: accuracy(&o),
-                    trials: n,
-                });
-                o
-            }
-        };
-        pooled.push(o);
-    }
-    // Finalists: best n-trial accuracy; ties go to the point nearer the
-    // coarse optimum, then the smaller λ.
-    let mut order: Vec<usize> = (0..window.len()).collect();
-    order.sort_by(|&a, &b| {
-        accuracy(&pooled[b])
-            .total_cmp(&accuracy(&pooled[a]))
-            .then(
-                (window[a] - coarse_best)
-                    .abs()
-                    .total_cmp(&(window[b] - coarse_best).abs()),
-            )
-            .then(window[a].total_cmp(&window[b]))
-    });
-    let finalists: Vec<usize> = order.into_iter().take(opts.finalists.max(1)).collect();
-    let m = opts.finalist_factor * n;
-    if m > 0 {
-        obs.event(&Event::Phase("finalists".into()));
-        for &f in &finalists {
-            let more = runner.run(window[f], n..n + m)?;
-            pooled[f].extend(more);
-            obs.event(&Event::Lambda {
-                lambda: window[f],
-                accuracy: accuracy(&pooled[f]),
-                trials: pooled[f].len(),
-            });
-        }
-    }
-    let best = finalists
-        .iter()
-        .cloned()
-        .fold(None::<usize>, |b, f| match b {
-            Some(b) if accuracy(&pooled[b]) >= accuracy(&pooled[f]) => Some(b),
-            _ => Some(f),
-        })
-        .expect("at least one finalist");
-    result.refined_accuracies = pooled.iter().map(|o| accuracy(o)).collect();
-    result.refined_trials = pooled.iter().map(|o| o.len()).collect();
-    result.best_lambda = window[best];
-    result.best_accuracy = accuracy(&pooled[best]);
-    result.refined_lambdas = window;
+    let centre = result.best_lambda;
+    let mut window = search.refinement(centre, half)?;
+    let (best, count) = search.finalists(&mut window, centre)?;
+    result.refined = window.iter().map(|c| c.point(opts.n_trials)).collect();
+    let b = result.refined[best];
+    (result.best_lambda, result.best_accuracy, result.best_trials) =
+        (b.lambda, b.accuracy, b.trials);
+    result.rule = Rule::Finalists {
+        count,
+        trials: b.trials,
+    };
     obs.event(&Event::End);
     Ok(result)
-}
-
-/// Options of [`evaluate`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct EvalOptions {
-    /// Number of fresh trials (default 200).
-    pub n_trials: usize,
-    /// Seed of the per-trial streams (tagged with [`EVAL_TAG`]).
-    pub seed: u64,
-    /// Down-sampling factor d of the simulation.
-    pub downsample: usize,
-    /// As [`SearchOptions::window_start_override`].
-    pub window_start_override: Option<usize>,
-    /// Conversion options.
-    pub conversion: ConversionOptions,
-}
-
-impl Default for EvalOptions {
-    fn default() -> Self {
-        EvalOptions {
-            n_trials: 200,
-            seed: 0,
-            downsample: 1,
-            window_start_override: None,
-            conversion: ConversionOptions::default(),
-        }
-    }
-}
-
-/// Accuracy and firing rates of a group of trials.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GroupStats {
-    /// Number of trials.
-    pub n_trials: usize,
-    /// Fraction correct.
-    pub accuracy: f64,
-    /// Mean firing rate of the excitatory units (Hz), averaged over trials.
-    pub exc_rate_hz: f64,
-    /// Mean firing rate of the inhibitory units (Hz; NaN without any).
-    pub inh_rate_hz: f64,
-}
-
-impl GroupStats {
-    fn of(o: &[Outcome]) -> Self {
-        let k = o.len() as f64;
-        GroupStats {
-            n_trials: o.len(),
-            accuracy: accuracy(o),
-            exc_rate_hz: o.iter().map(|x| x.exc_hz).sum::<f64>() / k,
-            inh_rate_hz: o.iter().map(|x| x.inh_hz).sum::<f64>() / k,
-        }
-    }
-}
-
-/// The result of [`evaluate`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct EvalResult {
-    /// Scaling factor evaluated.
-    pub lambda: f64,
-    /// All trials together.
-    pub overall: GroupStats,
-    /// 95% Wilson score interval of the overall accuracy.
-    pub ci95: (f64, f64),
-    /// Per trial type (task's type names); types never drawn are absent.
-    pub per_type: BTreeMap<String, GroupStats>,
-}
-
-/// Wilson score interval for `k` successes in `n` trials at normal quantile
-/// `z` (1.96 for 95%).
-pub fn wilson_interval(k: usize, n: usize, z: f64) -> (f64, f64) {
-    if n == 0 {
-        return (0.0, 1.0);
-    }
-    let n = n as f64;
-    let p = k as f64 / n;
-    let z2 = z * z;
-    let denom = 1.0 + z2 / n;
-    let centre = (p + z2 / (2.0 * n)) / denom;
-    let half = z / denom * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    ((centre - half).max(0.0), (centre + half).min(1.0))
-}
-
-/// Evaluate the spiking network at `lambda` on fresh random trials: accuracy
-/// overall (with a 95% Wilson interval) and per trial type, mean E and I
-/// firing rates (Hz). Progress and cancellation through `obs` as in
-/// [`grid_search`] (a [`Stage::Evaluation`] stage).
-pub fn evaluate(
-    model: &RateModel,
-    task: &dyn Task,
-    lambda: f64,
-    opts: &EvalOptions,
-    obs: &dyn Observer,
-) -> Result<EvalResult> {
-    check_common(model, task, opts.n_trials, opts.downsample)?;
-    obs.event(&Event::Begin {
-        stage: Stage::Evaluation,
-        total: opts.n_trials as u64,
-    });
-    let runner = Runner {
-        model,
-        task,
-        conversion: &opts.conversion,
-        downsample: opts.downsample,
-        window_start: opts.window_start_override,
-        seed: opts.seed,
-        tag: Some(EVAL_TAG),
-        obs,
-    };
-    let o = runner.run(lambda, 0..opts.n_trials)?;
-    obs.event(&Event::End);
-    let names = task.trial_types();
-    let mut per_type = BTreeMap::new();
-    for (kind, name) in names.iter().enumerate() {
-        let g: Vec<Outcome> = o.iter().filter(|x| x.kind == kind).cloned().collect();
-        if !g.is_empty() {
-            per_type.insert(name.clone(), GroupStats::of(&g));
-        }
-    }
-    let k = o.iter().filter(|x| x.correct).count();
-    Ok(EvalResult {
-        lambda,
-        overall: GroupStats::of(&o),
-        ci95: wilson_interval(k, o.len(), 1.959_963_984_540_054),
-        per_type,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rate::NetConfig;
+    use crate::spiking::testutil::small_model;
     use crate::task::GoNoGo;
     use std::sync::atomic::AtomicBool;
 
-    fn small_model() -> RateModel {
-        let cfg = NetConfig {
-            n: 24,
-            ..NetConfig::default()
+    /// A result from the old parallel lists (trials: `n` per coarse λ).
+    fn from_lists(
+        coarse: (&[f64], &[f64]),
+        refined: (&[f64], &[f64], &[usize]),
+        best: (f64, f64),
+        n: usize,
+    ) -> SearchResult {
+        let point = |l: f64, a: f64, t: usize, on_grid: bool| {
+            let k = (a * t as f64).round() as usize;
+            let stage = if t > n {
+                SearchStage::Finalist
+            } else if on_grid {
+                SearchStage::Coarse
+            } else {
+                SearchStage::Refined
+            };
+            LambdaPoint {
+                lambda: l,
+                accuracy: a,
+                trials: t,
+                ci95: wilson_interval(k, t, Z95),
+                stage,
+                on_grid,
+            }
         };
-        RateModel::init(&cfg, 1, &mut rng::from_seed(4)).unwrap()
+        let zipped = coarse.0.iter().zip(coarse.1);
+        let refined_pts = refined.0.iter().zip(refined.1).zip(refined.2);
+        let refined: Vec<LambdaPoint> = refined_pts
+            .map(|((&l, &a), &t)| point(l, a, t, coarse.0.contains(&l)))
+            .collect();
+        SearchResult {
+            coarse: zipped.map(|(&l, &a)| point(l, a, n, true)).collect(),
+            rule: Rule::Finalists {
+                count: refined.iter().filter(|p| p.trials > n).count(),
+                trials: refined.iter().map(|p| p.trials).max().unwrap_or(n),
+            },
+            best_trials: refined
+                .iter()
+                .find(|p| p.lambda == best.0)
+                .map_or(n, |p| p.trials),
+            refined,
+            best_lambda: best.0,
+            best_accuracy: best.1,
+            n_trials: n,
+            warnings: vec![],
+        }
+    }
+
+    /// Grid 20, 25, 30; window 24–26 with 25 the only re-tested finalist.
+    fn example() -> SearchResult {
+        from_lists(
+            (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.8]),
+            (&[24.0, 25.0, 26.0], &[0.7, 0.95, 0.85], &[100, 300, 100]),
+            (25.0, 0.95),
+            100,
+        )
     }
 
     fn small_opts() -> SearchOptions {
@@ -677,24 +720,24 @@ mod tests {
         };
         let (a, b) = (run(1), run(2));
         assert_eq!(a, b);
-        assert_eq!(a.lambdas, vec![10.0, 30.0]);
-        assert_eq!(a.refined_lambdas.len(), 3);
-        assert!(a.refined_lambdas.contains(&a.best_lambda));
+        assert_eq!(a.lambdas(), vec![10.0, 30.0]);
+        assert_eq!(a.refined_lambdas().len(), 3);
+        assert!(a.refined_lambdas().contains(&a.best_lambda));
         let pooled: Vec<usize> = a
-            .refined_trials
+            .refined_trials()
             .iter()
             .cloned()
             .filter(|&t| t == 12)
             .collect();
-        assert_eq!(pooled.len(), 2, "{:?}", a.refined_trials);
+        assert_eq!(pooled.len(), 2, "{:?}", a.refined_trials());
         // The coarse optimum is re-used, not re-simulated: same accuracy.
         let ib = a
-            .lambdas
+            .lambdas()
             .iter()
-            .position(|&l| l == a.refined_lambdas[1])
+            .position(|&l| l == a.refined_lambdas()[1])
             .unwrap();
-        if a.refined_trials[1] == 6 {
-            assert_eq!(a.refined_accuracies[1], a.accuracies[ib]);
+        if a.refined_trials()[1] == 6 {
+            assert_eq!(a.refined_accuracies()[1], a.accuracies()[ib]);
         }
         let e = |threads: usize| {
             rayon::ThreadPoolBuilder::new()
@@ -729,15 +772,15 @@ mod tests {
             ..small_opts()
         };
         let r = grid_search(&model, &task, &opts, &AtomicBool::new(false)).unwrap();
-        assert!(r.refined_lambdas.is_empty());
-        assert_eq!(r.accuracies[1], r.accuracies[2]);
+        assert!(r.refined_lambdas().is_empty());
+        assert_eq!(r.accuracies()[1], r.accuracies()[2]);
         let max = r
-            .accuracies
+            .accuracies()
             .iter()
             .cloned()
             .fold(f64::NEG_INFINITY, f64::max);
-        let first = r.accuracies.iter().position(|&a| a == max).unwrap();
-        assert_eq!(r.best_lambda, r.lambdas[first]);
+        let first = r.accuracies().iter().position(|&a| a == max).unwrap();
+        assert_eq!(r.best_lambda, r.lambdas()[first]);
         assert_eq!(r.best_accuracy, max);
         let rec = r.to_record();
         assert_eq!(rec.opt_scaling_factor, r.best_lambda);
@@ -746,17 +789,7 @@ mod tests {
 
     #[test]
     fn points_pool_finalists_and_keep_every_lambda_once() {
-        let r = SearchResult {
-            lambdas: vec![20.0, 25.0, 30.0],
-            accuracies: vec![0.5, 0.9, 0.8],
-            refined_lambdas: vec![24.0, 25.0, 26.0],
-            refined_accuracies: vec![0.7, 0.95, 0.85],
-            refined_trials: vec![100, 300, 100],
-            best_lambda: 25.0,
-            best_accuracy: 0.95,
-            n_trials: 100,
-            warnings: vec![],
-        };
+        let r = example();
         let p = r.points();
         let l: Vec<f64> = p.iter().map(|q| q.lambda).collect();
         assert_eq!(l, vec![20.0, 24.0, 25.0, 26.0, 30.0]);
@@ -810,17 +843,12 @@ mod tests {
 
     #[test]
     fn record_merges_coarse_and_refined_points() {
-        let r = SearchResult {
-            lambdas: vec![20.0, 25.0, 30.0],
-            accuracies: vec![0.5, 0.9, 0.7],
-            refined_lambdas: vec![24.0, 25.0, 26.0],
-            refined_accuracies: vec![0.8, 0.93, 0.85],
-            refined_trials: vec![100, 300, 100],
-            best_lambda: 25.0,
-            best_accuracy: 0.93,
-            n_trials: 100,
-            warnings: vec![],
-        };
+        let r = from_lists(
+            (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.7]),
+            (&[24.0, 25.0, 26.0], &[0.8, 0.93, 0.85], &[100, 300, 100]),
+            (25.0, 0.93),
+            100,
+        );
         let rec = r.to_record();
         assert_eq!(rec.scaling_factors, vec![20.0, 24.0, 25.0, 26.0, 30.0]);
         assert_eq!(rec.all_perfs, vec![0.5, 0.8, 0.93, 0.85, 0.7]);
@@ -828,45 +856,73 @@ mod tests {
     }
 
     #[test]
-    fn wilson_interval_known_values() {
-        let (lo, hi) = wilson_interval(8, 10, 1.96);
-        assert!(
-            (lo - 0.4902).abs() < 1e-3 && (hi - 0.9433).abs() < 1e-3,
-            "{lo} {hi}"
+    fn selection_names_the_rule_and_the_coarse_best() {
+        let mut r = from_lists(
+            (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.8]),
+            (&[24.0, 25.0, 26.0], &[0.7, 0.95, 0.85], &[100, 300, 100]),
+            (25.0, 0.95),
+            100,
         );
-        let (lo, hi) = wilson_interval(0, 20, 1.96);
-        assert_eq!(lo, 0.0);
-        assert!((hi - 0.1611).abs() < 1e-3, "{hi}");
-        let (lo, hi) = wilson_interval(20, 20, 1.96);
-        assert!((lo - 0.8389).abs() < 1e-3 && hi == 1.0);
+        r.rule = Rule::Finalists {
+            count: 3,
+            trials: 300,
+        };
+        assert_eq!(
+            r.selection(),
+            "λ 25: best of the 3 finalists on 300 pooled trials each \
+             (the coarse grid's best was λ 25 at 0.900 on 100 trials)"
+        );
+        r.rule = Rule::FirstMaximum;
+        assert_eq!(
+            r.selection(),
+            "λ 25: first maximum of the coarse grid (MATLAB's rule, no refinement)"
+        );
+        r.rule = Rule::BelowRefineThreshold(0.6);
+        assert!(r
+            .selection()
+            .contains("below the refinement threshold 0.600"));
     }
 
     #[test]
-    fn evaluation_splits_by_trial_type() {
-        let model = small_model();
-        let e = evaluate(
-            &model,
-            &GoNoGo::default(),
-            25.0,
-            &EvalOptions {
-                n_trials: 10,
-                downsample: 4,
-                ..EvalOptions::default()
-            },
-            &AtomicBool::new(false),
-        )
-        .unwrap();
-        let total: usize = e.per_type.values().map(|g| g.n_trials).sum();
-        assert_eq!(total, 10);
-        assert!(e.per_type.keys().all(|k| k == "go" || k == "nogo"));
-        assert!(e.ci95.0 <= e.overall.accuracy && e.overall.accuracy <= e.ci95.1);
-        assert!(e.overall.exc_rate_hz.is_finite() && e.overall.exc_rate_hz >= 0.0);
-        let pooled: f64 = e
-            .per_type
-            .values()
-            .map(|g| g.accuracy * g.n_trials as f64)
-            .sum::<f64>()
-            / 10.0;
-        assert!((pooled - e.overall.accuracy).abs() < 1e-12);
+    fn shortfall_warns_only_more_than_a_tenth_below_target() {
+        let mut r = from_lists((&[20.0], &[0.0]), (&[], &[], &[]), (20.0, 0.0), 100);
+        // An untrained model: 0.000 at the "optimal" λ 20.
+        let w = r.shortfall(0.95).expect("0.000 is far below 0.95");
+        assert!(w.contains("0.000") && w.contains("λ 20"), "{w}");
+        r.best_accuracy = 0.9;
+        assert!(r.shortfall(0.95).is_none());
+        assert!(r.shortfall(0.999).is_none(), "0.9 is 0.099 below");
+        assert!(r.shortfall(1.01).is_some(), "0.9 is 0.11 below");
+    }
+
+    #[test]
+    fn json_has_the_old_keys_and_the_new_ones() {
+        let r = example();
+        let j = serde_json::to_value(&r).unwrap();
+        let mut keys: Vec<&str> = j.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        keys.sort_unstable();
+        let want = [
+            "accuracies",
+            "best_accuracy",
+            "best_lambda",
+            "best_trials",
+            "lambdas",
+            "points",
+            "refined_accuracies",
+            "refined_lambdas",
+            "selection",
+            "trials_per_lambda",
+        ];
+        assert_eq!(keys, want);
+        assert_eq!(j["lambdas"], serde_json::json!([20.0, 25.0, 30.0]));
+        assert_eq!(
+            j["refined_accuracies"],
+            serde_json::json!([0.7, 0.95, 0.85])
+        );
+        assert_eq!(j["best_trials"], 300);
+        assert_eq!(j["trials_per_lambda"], 100);
+        assert_eq!(j["points"].as_array().unwrap().len(), 5);
+        assert_eq!(j["points"][2]["stage"], "finalist");
+        assert_eq!(j["selection"], r.selection());
     }
 }

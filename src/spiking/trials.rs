@@ -1,0 +1,155 @@
+//! Running spiking trials in parallel: one reproducible stream per trial,
+//! the outcome of each (correct or not, firing rates), shared by
+//! [`super::grid_search`] and [`super::evaluate`].
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::observe::{Event, Observer};
+use crate::rate::RateModel;
+use crate::rng;
+use crate::spiking::network::{ConversionOptions, LifNetwork};
+use crate::spiking::simulate::SimOptions;
+use crate::task::{extend_stimulus, Task};
+use crate::units::SPIKING_STEPS_PER_RATE_STEP;
+
+/// The outcome of one simulated trial.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Outcome {
+    /// Trial type (index into the task's `trial_types()`).
+    pub kind: usize,
+    /// Whether the spiking output was scored correct.
+    pub correct: bool,
+    /// Mean firing rate of the excitatory units (Hz).
+    pub exc_hz: f64,
+    /// Mean firing rate of the inhibitory units (Hz; NaN without any).
+    pub inh_hz: f64,
+}
+
+/// Shared per-run settings of the trials (build with [`Runner::new`]).
+pub(super) struct Runner<'a> {
+    model: &'a RateModel,
+    task: &'a dyn Task,
+    conversion: &'a ConversionOptions,
+    downsample: usize,
+    window_start: Option<usize>,
+    seed: u64,
+    tag: Option<u64>,
+    obs: &'a dyn Observer,
+}
+
+impl<'a> Runner<'a> {
+    /// A runner at dt = 0.05 ms, scored on the task's window, seed 0, no tag.
+    pub fn new(
+        model: &'a RateModel,
+        task: &'a dyn Task,
+        conversion: &'a ConversionOptions,
+        obs: &'a dyn Observer,
+    ) -> Self {
+        Runner {
+            model,
+            task,
+            conversion,
+            downsample: 1,
+            window_start: None,
+            seed: 0,
+            tag: None,
+            obs,
+        }
+    }
+
+    /// Simulate with down-sampling `d`, score from `window_start` if given.
+    pub fn at(self, downsample: usize, window_start: Option<usize>) -> Self {
+        Runner {
+            downsample,
+            window_start,
+            ..self
+        }
+    }
+
+    /// Trial `t` at λ draws from `rng::stream(seed, &[tag?, λ bits, t])`.
+    pub fn seeded(self, seed: u64, tag: Option<u64>) -> Self {
+        Runner { seed, tag, ..self }
+    }
+}
+
+impl Runner<'_> {
+    /// Trials `range` at `lambda`, in parallel, in trial order.
+    pub fn run(&self, lambda: f64, range: std::ops::Range<usize>) -> Result<Vec<Outcome>> {
+        let net = LifNetwork::from_rate(self.model, lambda, self.conversion)?;
+        let exc: Vec<bool> = net.inh().iter().map(|&b| !b).collect();
+        let sim = SimOptions {
+            downsample: self.downsample,
+            ..SimOptions::default()
+        };
+        let per_rate_step = SPIKING_STEPS_PER_RATE_STEP / self.downsample;
+        range
+            .into_par_iter()
+            .map(|t| {
+                if self.obs.cancelled() {
+                    return Err(Error::Interrupted);
+                }
+                let mut s = match self.tag {
+                    Some(tag) => rng::stream(self.seed, &[tag, lambda.to_bits(), t as u64]),
+                    None => rng::stream(self.seed, &[lambda.to_bits(), t as u64]),
+                };
+                let trial = self.task.sample(&mut s);
+                let u = extend_stimulus(&trial.u, 1);
+                let res = net.simulate(&u, &sim, &mut s)?;
+                let correct = match self.window_start {
+                    Some(w) => {
+                        let start = (w / self.downsample).min(res.out.len());
+                        self.task.is_correct(trial.kind, &res.out[start..])
+                    }
+                    None => self.task.score(trial.kind, &res.out, per_rate_step),
+                };
+                self.obs.event(&Event::Advance(1));
+                Ok(Outcome {
+                    kind: trial.kind,
+                    correct,
+                    exc_hz: res.mean_rate_hz(&exc),
+                    inh_hz: res.mean_rate_hz(net.inh()),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Fraction of correct trials (NaN for none).
+pub(super) fn accuracy(o: &[Outcome]) -> f64 {
+    if o.is_empty() {
+        return f64::NAN;
+    }
+    o.iter().filter(|x| x.correct).count() as f64 / o.len() as f64
+}
+
+/// Checks shared by [`super::grid_search`] and [`super::evaluate`]: trials,
+/// down-sampling factor, task inputs vs model inputs.
+pub(super) fn check_common(
+    model: &RateModel,
+    task: &dyn Task,
+    n_trials: usize,
+    d: usize,
+) -> Result<()> {
+    if n_trials == 0 {
+        return Err(Error::param("n_trials", "must be at least 1"));
+    }
+    if d == 0 || !SPIKING_STEPS_PER_RATE_STEP.is_multiple_of(d) {
+        return Err(Error::param(
+            "downsample",
+            format!("must divide {SPIKING_STEPS_PER_RATE_STEP}, got {d}"),
+        ));
+    }
+    if model.n_inputs() != task.n_inputs() {
+        return Err(Error::param(
+            "task",
+            format!(
+                "task '{}' has {} inputs but the model has {}",
+                task.name(),
+                task.n_inputs(),
+                model.n_inputs()
+            ),
+        ));
+    }
+    Ok(())
+}
