@@ -54,6 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     loss_figures(&dir, &mut rng)?;
     output_figures(&dir, &mut rng)?;
+    spiking_figures(&dir, &mut rng)?;
     let inh = raster_figure(&dir, &mut rng)?;
     lambda_figure(&dir, &mut rng)?;
     histograms(&dir, &mut rng)?;
@@ -90,7 +91,7 @@ fn loss_figures(dir: &Path, rng: &mut Rng) -> Result<(), Box<dyn std::error::Err
     Ok(())
 }
 
-/// Rate output vs target (Go-NoGo) and spiking vs rate (context task, XOR).
+/// Rate output vs target (Go-NoGo).
 fn output_figures(dir: &Path, rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     // Go-NoGo: rate output vs target (rate steps of 5 ms, 200 steps).
     let t_rate: Vec<f64> = (0..199).map(|k| (k + 1) as f64 * 5.0).collect();
@@ -132,6 +133,11 @@ fn output_figures(dir: &Path, rng: &mut Rng) -> Result<(), Box<dyn std::error::E
         "network output (a.u.)",
     )?;
 
+    Ok(())
+}
+
+/// Spiking vs rate output: the context task (8 panels) and XOR (4).
+fn spiking_figures(dir: &Path, rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     // Mante-like: spiking (20 000 points at 0.05 ms... here 2.5 s) vs rate.
     let t_spk: Vec<f64> = (0..50_000).map(|k| k as f64 * 0.05).collect();
     let mut mante = Vec::new();

@@ -1143,42 +1143,50 @@ impl Figure for OutputFigure<'_> {
                 "time (ms)",
                 self.y_label,
             )?;
-            // Zero line for orientation.
-            if y.start < 0.0 && y.end > 0.0 {
-                chart
-                    .draw_series(LineSeries::new(
-                        vec![(x.start, 0.0), (x.end, 0.0)],
-                        BLACK.mix(0.25).stroke_width(1),
-                    ))
-                    .msg()?;
-            }
-            // Comparison trace over the (often noisy) main one, target on top.
-            for order in [
-                TraceStyle::Main,
-                TraceStyle::Secondary,
-                TraceStyle::Target,
-                TraceStyle::Threshold,
-            ] {
-                for (style, pts) in traces.iter().filter(|(s, _)| *s == order) {
-                    let (color, width, dash) = trace_look(*style);
-                    let st = color.stroke_width(width);
-                    let pts = pts.iter().copied();
-                    match dash {
-                        None => chart.draw_series(LineSeries::new(pts, st)),
-                        Some((size, gap)) => {
-                            chart.draw_series(DashedLineSeries::new(pts, size, gap, st))
-                        }
-                    }
-                    .map(|_| ())
-                    .msg()?;
-                }
-            }
-            if traces.iter().all(|(_, pts)| pts.is_empty()) {
-                note_center(chart.plotting_area(), "no data")?;
-            }
+            draw_output_traces(&mut chart, traces, &x, &y)?;
         }
         Ok(Vec::new())
     }
+}
+
+/// One panel's traces: a zero line, then the main trace under the
+/// comparison, the target and the thresholds.
+fn draw_output_traces<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    traces: &[StyledPoints],
+    x: &Range<f64>,
+    y: &Range<f64>,
+) -> DrawResult {
+    if y.start < 0.0 && y.end > 0.0 {
+        chart
+            .draw_series(LineSeries::new(
+                vec![(x.start, 0.0), (x.end, 0.0)],
+                BLACK.mix(0.25).stroke_width(1),
+            ))
+            .msg()?;
+    }
+    for order in [
+        TraceStyle::Main,
+        TraceStyle::Secondary,
+        TraceStyle::Target,
+        TraceStyle::Threshold,
+    ] {
+        for (style, pts) in traces.iter().filter(|(s, _)| *s == order) {
+            let (color, width, dash) = trace_look(*style);
+            let st = color.stroke_width(width);
+            let pts = pts.iter().copied();
+            match dash {
+                None => chart.draw_series(LineSeries::new(pts, st)),
+                Some((size, gap)) => chart.draw_series(DashedLineSeries::new(pts, size, gap, st)),
+            }
+            .map(|_| ())
+            .msg()?;
+        }
+    }
+    if traces.iter().all(|(_, pts)| pts.is_empty()) {
+        note_center(chart.plotting_area(), "no data")?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -1483,9 +1491,9 @@ struct HistFigure<'a> {
     from_zero: bool,
 }
 
-impl Figure for HistFigure<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
-        let body = title_and_legend(root, self.title, &[])?;
+impl HistFigure<'_> {
+    /// The bin range, bin width and each group's counts (same bins).
+    fn bins(&self) -> (Range<f64>, f64, Vec<Vec<usize>>) {
         let values = || {
             self.groups
                 .iter()
@@ -1524,6 +1532,20 @@ impl Figure for HistFigure<'_> {
                 c
             })
             .collect();
+        (range, width, counts)
+    }
+}
+
+impl Figure for HistFigure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
+        let body = title_and_legend(root, self.title, &[])?;
+        let values = || {
+            self.groups
+                .iter()
+                .flat_map(|g| g.values.iter().copied())
+                .filter(|v| v.is_finite())
+        };
+        let (range, width, counts) = self.bins();
         let c_max = counts.iter().flatten().copied().max().unwrap_or(0).max(1);
         let x = (range.start - width)..(range.end + width);
         let y = 0.0..(c_max as f64 * 1.25).max(c_max as f64 + 1.0);
@@ -1580,38 +1602,47 @@ impl Figure for HistFigure<'_> {
                 means.push((m, edge));
             }
         }
-        // Means on top of all bars, stopping below the legend's usual place.
-        let top = c_max as f64 * 1.05;
-        for &(m, color) in &means {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(m, 0.0), (m, top)],
-                    6,
-                    4,
-                    color.stroke_width(2),
-                ))
-                .msg()?;
-        }
-        if !means.is_empty() {
-            chart
-                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
-                .msg()?
-                .label("dashed lines: means")
-                .legend(|(x, y)| {
-                    plotters::element::DashedPathElement::new(
-                        vec![(x, y), (x + 20, y)],
-                        5,
-                        3,
-                        GRAY_COLOR.stroke_width(2),
-                    )
-                });
-        }
+        draw_means(&mut chart, &means, c_max as f64 * 1.05)?;
         if values().next().is_none() {
             note_center(chart.plotting_area(), "no data")?;
         }
         draw_series_legend(&mut chart, corner)?;
         Ok(Vec::new())
     }
+}
+
+/// Dashed vertical lines at the groups' means (on top of all bars, up to
+/// `top`), with one legend entry.
+fn draw_means<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    means: &[(f64, RGBColor)],
+    top: f64,
+) -> DrawResult {
+    for &(m, color) in means {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(m, 0.0), (m, top)],
+                6,
+                4,
+                color.stroke_width(2),
+            ))
+            .msg()?;
+    }
+    if !means.is_empty() {
+        chart
+            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+            .msg()?
+            .label("dashed lines: means")
+            .legend(|(x, y)| {
+                plotters::element::DashedPathElement::new(
+                    vec![(x, y), (x + 20, y)],
+                    5,
+                    3,
+                    GRAY_COLOR.stroke_width(2),
+                )
+            });
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -1907,6 +1938,17 @@ mod tests {
         };
         output_panels(&d.join("o1"), "flat", &[flat, empty], "output (a.u.)").unwrap();
 
+        for stem in ["l0", "l1", "o0", "o1"] {
+            assert!(d.join(format!("{stem}.png")).metadata().unwrap().len() > 0);
+            assert!(d.join(format!("{stem}.svg")).metadata().unwrap().len() > 0);
+        }
+    }
+
+    #[test]
+    fn degenerate_rasters_lambdas_and_histograms_do_not_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (nan, inf) = (f64::NAN, f64::INFINITY);
         raster(&d.join("r0"), &[]).unwrap();
         raster(
             &d.join("r1"),
@@ -1943,7 +1985,7 @@ mod tests {
         firing_rates(&d.join("f0"), &[], &[], "no trials").unwrap();
         firing_rates(&d.join("f1"), &[0.0; 10], &[nan], "test").unwrap();
 
-        for stem in ["l0", "l1", "o0", "o1", "r0", "r1", "la0", "t0", "f0", "f1"] {
+        for stem in ["r0", "r1", "la0", "t0", "f0", "f1"] {
             assert!(d.join(format!("{stem}.png")).metadata().unwrap().len() > 0);
             assert!(d.join(format!("{stem}.svg")).metadata().unwrap().len() > 0);
         }
