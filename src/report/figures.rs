@@ -264,12 +264,11 @@ fn amplitude_note(c: &Ctx) -> String {
     let ratios: Vec<f64> = c
         .runs
         .iter()
-        .map(|r| {
+        .filter_map(|r| {
             let rate = peak(&c.t_rate, &r.rate_o, rate_from);
             let spk = peak(&spiking_times(&r.sim), &r.sim.out, c.spk_from);
             (rate > 0.1).then_some(spk / rate)
         })
-        .flatten()
         .collect();
     let general = "The spiking output typically runs 1.5–2× the rate output's amplitude; trials are scored against thresholds, not the target's amplitude, so this does not cost accuracy.";
     match (
