@@ -63,7 +63,7 @@ pub struct SimulationMeta<'a> {
 /// assert!((back.dt_ms - 0.05).abs() < 1e-12);
 /// assert_eq!(back.inh, vec![false, true]);
 /// assert_eq!(back.trial_type.as_deref(), Some("Go"));
-/// # Ok::<(), spikernn::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn write_simulation(path: &Path, sim: &SimResult, meta: &SimulationMeta) -> Result<()> {
     let n = meta.inh.len();
