@@ -6,11 +6,11 @@
 //!
 //! Writes `<dir>/<name>.png` and `<dir>/<name>.svg` for each figure.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use spikernn::report::plot::{
-    firing_rates, lambda_curve, output_panels, raster, tau_histogram, training_loss, Panel,
-    RasterPanel, Trace, TraceStyle,
+    firing_rates, lambda_curve, output_panels, raster, tau_histogram, training_loss, LambdaKind,
+    LambdaMark, Panel, RasterPanel, Trace, TraceStyle,
 };
 
 /// A small deterministic pseudo-random generator (xorshift64*), in [0, 1).
@@ -52,7 +52,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     std::fs::create_dir_all(&dir)?;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    loss_figures(&dir, &mut rng)?;
+    output_figures(&dir, &mut rng)?;
+    spiking_figures(&dir, &mut rng)?;
+    let inh = raster_figure(&dir, &mut rng)?;
+    lambda_figure(&dir, &mut rng)?;
+    histograms(&dir, &mut rng)?;
+    degenerate_figures(&dir, &inh)?;
+    println!("figures written to {}", dir.display());
+    Ok(())
+}
 
+/// Training loss: 2200 trials, evaluation every 100.
+fn loss_figures(dir: &Path, rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     // Training loss: 2200 trials, evaluation every 100.
     let losses: Vec<f64> = (0..2200)
         .map(|k| {
@@ -68,9 +80,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (tr, loss, acc)
         })
         .collect();
-    training_loss(&dir.join("training_loss"), &losses, &evals)?;
-    training_loss(&dir.join("training_loss_noeval"), &losses[..800], &[])?;
+    training_loss(&dir.join("training_loss"), &losses, &evals, Some(7.0))?;
+    training_loss(
+        &dir.join("training_loss_noeval"),
+        &losses[..800],
+        &[],
+        Some(7.0),
+    )?;
 
+    Ok(())
+}
+
+/// Rate output vs target (Go-NoGo).
+fn output_figures(dir: &Path, rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     // Go-NoGo: rate output vs target (rate steps of 5 ms, 200 steps).
     let t_rate: Vec<f64> = (0..199).map(|k| (k + 1) as f64 * 5.0).collect();
     let go_target: Vec<f64> = t_rate
@@ -111,6 +133,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "network output (a.u.)",
     )?;
 
+    Ok(())
+}
+
+/// Spiking vs rate output: the context task (8 panels) and XOR (4).
+fn spiking_figures(dir: &Path, rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     // Mante-like: spiking (20 000 points at 0.05 ms... here 2.5 s) vs rate.
     let t_spk: Vec<f64> = (0..50_000).map(|k| k as f64 * 0.05).collect();
     let mut mante = Vec::new();
@@ -167,6 +194,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "network output (a.u.)",
     )?;
 
+    Ok(())
+}
+
+/// Spike rasters of a Go and a NoGo trial; returns which units are inhibitory.
+fn raster_figure(dir: &Path, rng: &mut Rng) -> Result<Vec<bool>, Box<dyn std::error::Error>> {
     // Raster: 200 units, 1 s, E ~ 10 Hz, I ~ 25 Hz, more activity after 250 ms in Go.
     let n = 200;
     let inh: Vec<bool> = (0..n).map(|_| rng.next() < 0.2).collect();
@@ -195,18 +227,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     raster(&dir.join("raster"), &raster_panels)?;
 
-    // Lambda search.
-    let perf = |l: f64| (0.5 + 0.49 * (-((l - 37.0) / 14.0).powi(2)).exp()).min(1.0);
-    let coarse: Vec<(f64, f64)> = (0..12)
-        .map(|k| 20.0 + 5.0 * k as f64)
-        .map(|l| (l, perf(l)))
-        .collect();
-    let refined: Vec<(f64, f64)> = [32.0, 34.0, 36.0, 38.0, 40.0, 42.0]
-        .iter()
-        .map(|&l| (l, perf(l) - 0.01 * rng.next()))
-        .collect();
-    lambda_curve(&dir.join("lambda"), &coarse, &refined, (37.0, perf(37.0)))?;
+    Ok(inh)
+}
 
+/// The λ search.
+fn lambda_figure(dir: &Path, rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
+    // Lambda search: coarse grid (100 trials), a refinement window, three
+    // finalists re-tested (300 trials pooled).
+    let perf = |l: f64| (0.5 + 0.49 * (-((l - 37.0) / 14.0).powi(2)).exp()).min(1.0);
+    let mark = |l: f64, a: f64, n: f64, kind| {
+        let half = 1.96 * (a * (1.0 - a) / n).sqrt();
+        LambdaMark {
+            lambda: l,
+            accuracy: a,
+            ci95: Some(((a - half).max(0.0), (a + half).min(1.0))),
+            kind,
+        }
+    };
+    let mut pts: Vec<LambdaMark> = (0..12)
+        .map(|k| 20.0 + 5.0 * k as f64)
+        .filter(|l| !(32.0..=42.0).contains(l))
+        .map(|l| mark(l, perf(l), 100.0, LambdaKind::Grid))
+        .collect();
+    for l in [32.0, 34.0, 36.0, 38.0, 40.0, 42.0] {
+        let finalist = (36.0..=40.0).contains(&l);
+        let (n, kind) = if finalist {
+            (300.0, LambdaKind::Finalist)
+        } else {
+            (100.0, LambdaKind::Refined)
+        };
+        pts.push(mark(l, perf(l) - 0.01 * rng.next(), n, kind));
+    }
+    lambda_curve(&dir.join("lambda"), &pts, 38.0)?;
+    Ok(())
+}
+
+/// Synaptic decay constants and firing rates.
+fn histograms(dir: &Path, rng: &mut Rng) -> Result<(), Box<dyn std::error::Error>> {
     // Synaptic decay constants: initial sigmoid(N(0,1)) in [20, 50] ms, trained drift.
     let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
     let g0: Vec<f64> = (0..200).map(|_| rng.normal()).collect();
@@ -224,11 +281,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inh_hz: Vec<f64> = (0..40)
         .map(|_| (25.0 + 9.0 * rng.normal()).max(0.0))
         .collect();
-    firing_rates(&dir.join("firing_rates"), &exc, &inh_hz)?;
+    firing_rates(
+        &dir.join("firing_rates"),
+        &exc,
+        &inh_hz,
+        "synthetic, 200 units",
+    )?;
 
+    Ok(())
+}
+
+/// Degenerate inputs: must draw sensible empty axes, not panic.
+fn degenerate_figures(dir: &Path, inh: &[bool]) -> Result<(), Box<dyn std::error::Error>> {
     // Degenerate inputs: must draw sensible empty axes, not panic.
     let nan = f64::NAN;
-    training_loss(&dir.join("degenerate_loss"), &[], &[])?;
+    training_loss(&dir.join("degenerate_loss"), &[], &[], None)?;
     output_panels(
         &dir.join("degenerate_outputs"),
         "Degenerate outputs",
@@ -261,13 +328,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             n_units: 200,
             t_max_ms: 1000.0,
             spikes: vec![],
-            inh: inh.clone(),
+            inh: inh.to_vec(),
         }],
     )?;
-    lambda_curve(&dir.join("degenerate_lambda"), &[], &[], (nan, nan))?;
+    lambda_curve(&dir.join("degenerate_lambda"), &[], nan)?;
     tau_histogram(&dir.join("degenerate_taus"), &[25.0; 50], None)?;
-    firing_rates(&dir.join("degenerate_rates"), &[0.0; 160], &[])?;
+    firing_rates(&dir.join("degenerate_rates"), &[0.0; 160], &[], "silent")?;
 
-    println!("figures written to {}", dir.display());
     Ok(())
 }

@@ -8,5 +8,6 @@
 pub mod atomic;
 pub mod mat;
 pub mod model_file;
+pub mod sim_file;
 
 pub use atomic::write_atomic;

@@ -1,6 +1,10 @@
-//! Reports: figures (PNG + SVG) and the run report.
+//! Figures and the run report.
 //!
-//! - [`plot`] — the figure kinds (loss, outputs, rasters, λ curve, taus,
-//!   firing rates).
+//! - [`plot`] — the figure kinds, drawn from plain data (PNG and SVG);
+//! - [`figures`] — the figures of a model or a simulation file, one
+//!   function each;
+//! - [`run_report`] — `report.md` and `report.html` of a run.
 
+pub mod figures;
 pub mod plot;
+pub mod run_report;

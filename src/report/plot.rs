@@ -19,8 +19,8 @@
 //!
 //! # Files
 //!
-//! The SVG is rendered into memory and the PNG into a temporary file beside the
-//! target; each is then renamed into place, so a reader never sees a
+//! The SVG and the PNG are rendered into memory and written with
+//! [`write_atomic`] (the crate's one atomic write), so a reader never sees a
 //! half-written figure. The parent directory of `stem` is created if needed.
 //! Long traces are decimated (minimum and maximum per bin, at most
 //! [`MAX_TRACE_POINTS`] points per trace) and spikes that would fall on the
@@ -33,7 +33,6 @@
 use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
@@ -151,21 +150,35 @@ pub struct RasterPanel {
 // ---------------------------------------------------------------------------
 
 /// Training curve: loss of every training trial (thin line), its running mean
-/// over 50 trials (thick line) and, if `evals` is not empty, the evaluation
-/// loss as points plus a second panel with the evaluation accuracy (%) and the
-/// 95 % criterion.
+/// over 50 trials (thick line), the stopping rule's loss threshold
+/// `stop_loss` as a dashed line and, if `evals` is not empty, the evaluation
+/// loss as points plus a second panel with the evaluation accuracy (%) and
+/// the 95 % criterion.
 ///
 /// `losses[k]` is the (dimensionless) loss of training trial `k + 1`; `evals`
 /// holds `(trial, mean evaluation loss, evaluation accuracy in [0, 1])`. The
-/// loss axis is logarithmic when positive losses span more than a factor of 20.
+/// loss axis is logarithmic for every task (losses ≤ 0 are left out).
 /// Writes `<stem>.png` and `<stem>.svg`.
-pub fn training_loss(stem: &Path, losses: &[f64], evals: &[(usize, f64, f64)]) -> Result<()> {
+pub fn training_loss(
+    stem: &Path,
+    losses: &[f64],
+    evals: &[(usize, f64, f64)],
+    stop_loss: Option<f64>,
+) -> Result<()> {
     let size = if evals.is_empty() {
         DEFAULT_SIZE
     } else {
         (900, 720)
     };
-    render(stem, size, &LossFigure { losses, evals })
+    render(
+        stem,
+        size,
+        &LossFigure {
+            losses,
+            evals,
+            stop_loss,
+        },
+    )
 }
 
 /// A grid of output panels, one per trial type (2 for Go-NoGo, 4 for XOR, 8
@@ -203,26 +216,39 @@ pub fn raster(stem: &Path, panels: &[RasterPanel]) -> Result<()> {
     render(stem, size, &RasterFigure { panels })
 }
 
-/// Spiking accuracy against the scaling factor lambda (dimensionless): the
-/// coarse grid as circles joined by a line, refined points as triangles, the
-/// best `(lambda, accuracy)` as a large marker with its value, and a dashed
-/// line at the 95 % criterion. Accuracies are fractions in `[0, 1]` and are
-/// shown in %. Writes `<stem>.png` and `<stem>.svg`.
-pub fn lambda_curve(
-    stem: &Path,
-    coarse: &[(f64, f64)],
-    refined: &[(f64, f64)],
-    best: (f64, f64),
-) -> Result<()> {
-    render(
-        stem,
-        DEFAULT_SIZE,
-        &LambdaFigure {
-            coarse,
-            refined,
-            best,
-        },
-    )
+/// How a point of [`lambda_curve`] was scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LambdaKind {
+    /// A point of the coarse grid.
+    Grid,
+    /// A refinement point off the coarse grid.
+    Refined,
+    /// A finalist, re-tested: its trials pooled.
+    Finalist,
+    /// Read from a model file's search record, whose stages are not stored.
+    Stored,
+}
+
+/// One scored scaling factor of [`lambda_curve`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LambdaMark {
+    /// Scaling factor λ (dimensionless).
+    pub lambda: f64,
+    /// Spiking accuracy, a fraction in `[0, 1]`.
+    pub accuracy: f64,
+    /// 95 % interval of `accuracy` (fractions), if known.
+    pub ci95: Option<(f64, f64)>,
+    /// How it was scored.
+    pub kind: LambdaKind,
+}
+
+/// Spiking accuracy against the scaling factor λ (dimensionless): every
+/// point once, joined by a line in λ order, its marker telling how it was
+/// scored, its 95 % interval as a bar, the `chosen` λ ringed with its value,
+/// and a dashed line at the 95 % criterion. Accuracies are shown in %.
+/// Writes `<stem>.png` and `<stem>.svg`.
+pub fn lambda_curve(stem: &Path, points: &[LambdaMark], chosen: f64) -> Result<()> {
+    render(stem, DEFAULT_SIZE, &LambdaFigure { points, chosen })
 }
 
 /// Histogram of the units' synaptic decay time constants in ms, the trained
@@ -257,13 +283,15 @@ pub fn tau_histogram(stem: &Path, taus_ms: &[f64], initial_ms: Option<&[f64]>) -
 /// Distributions of the firing rates (Hz) of excitatory (red) and inhibitory
 /// (blue) units, overlaid histograms with the same bins; the legend gives each
 /// population's size and mean rate, and dashed vertical lines mark the means.
+/// `basis` says what the rates were computed from (e.g. `"one trial per
+/// trial type, 2 trials"`) and goes into the title.
 /// Writes `<stem>.png` and `<stem>.svg`.
-pub fn firing_rates(stem: &Path, exc_hz: &[f64], inh_hz: &[f64]) -> Result<()> {
+pub fn firing_rates(stem: &Path, exc_hz: &[f64], inh_hz: &[f64], basis: &str) -> Result<()> {
     render(
         stem,
         DEFAULT_SIZE,
         &HistFigure {
-            title: "Firing rates of the spiking network",
+            title: &format!("Firing rates of the spiking network ({basis})"),
             x_desc: "firing rate (Hz)",
             unit: "Hz",
             groups: vec![
@@ -336,13 +364,6 @@ fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// A temporary file name beside `stem`, unique within this process.
-fn temp_path(stem: &Path, ext: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    with_suffix(stem, &format!(".tmp-{}-{n}.{ext}", std::process::id()))
-}
-
 fn plot_error(path: &Path, msg: impl Into<String>) -> Error {
     Error::Plot {
         path: path.to_path_buf(),
@@ -350,8 +371,8 @@ fn plot_error(path: &Path, msg: impl Into<String>) -> Error {
     }
 }
 
-/// Draws `fig` into `<stem>.svg` and `<stem>.png`, each via a temporary file
-/// and a rename.
+/// Draws `fig` into `<stem>.svg` and `<stem>.png`, each rendered in memory
+/// and written with [`write_atomic`].
 fn render<F: Figure>(stem: &Path, size: (u32, u32), fig: &F) -> Result<()> {
     let png = with_suffix(stem, ".png");
     let svg = with_suffix(stem, ".svg");
@@ -379,21 +400,25 @@ fn render<F: Figure>(stem: &Path, size: (u32, u32), fig: &F) -> Result<()> {
     }
     write_atomic(&svg, text.as_bytes())?;
 
-    // PNG: plotters picks the encoder from the extension, so the temporary
-    // file must end in ".png".
-    let tmp = temp_path(stem, "png");
-    let drawn = {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw_root(&root, fig, true).and_then(|_| root.present().msg())
-    };
-    if let Err(m) = drawn {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(plot_error(&png, m));
+    // PNG: render into memory, encode, write atomically.
+    let bytes = png_bytes(size, fig).map_err(|m| plot_error(&png, m))?;
+    write_atomic(&png, &bytes)
+}
+
+/// `fig` rendered at `size` and encoded as PNG (8-bit RGB).
+fn png_bytes<F: Figure>(size: (u32, u32), fig: &F) -> DrawResult<Vec<u8>> {
+    use image::ImageEncoder;
+    let mut rgb = vec![0u8; 3 * size.0 as usize * size.1 as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        draw_root(&root, fig, true)?;
+        root.present().msg()?;
     }
-    std::fs::rename(&tmp, &png).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(&png, e)
-    })
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(&rgb, size.0, size.1, image::ColorType::Rgb8)
+        .msg()?;
+    Ok(out)
 }
 
 /// Fills the background and draws `fig`; with `draw_marks` its [`Marks`] too,
@@ -740,25 +765,15 @@ fn title_and_legend<DB: DrawingBackend>(
     Ok(body)
 }
 
-/// A standard cartesian chart with labelled axes and light grid.
 /// The dashed grey line at the 95 % accuracy criterion, with its legend entry.
 fn draw_criterion_line<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     x: &Range<f64>,
 ) -> DrawResult<()> {
-    chart
-        .draw_series(DashedLineSeries::new(
-            vec![(x.start, 95.0), (x.end, 95.0)],
-            8,
-            5,
-            GRAY_COLOR.stroke_width(2),
-        ))
-        .msg()?
-        .label("95 % criterion")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GRAY_COLOR.stroke_width(2)));
-    Ok(())
+    draw_hline(chart, x, 95.0, "95 % criterion".into())
 }
 
+/// A standard cartesian chart with labelled axes and light grid.
 fn plain_chart<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     caption: Option<&str>,
@@ -838,6 +853,7 @@ const RUNNING_WINDOW: usize = 50;
 struct LossFigure<'a> {
     losses: &'a [f64],
     evals: &'a [(usize, f64, f64)],
+    stop_loss: Option<f64>,
 }
 
 impl Figure for LossFigure<'_> {
@@ -850,14 +866,7 @@ impl Figure for LossFigure<'_> {
             let (a, b) = body.split_vertically((h as f64 * 0.58) as u32);
             (a, Some(b))
         };
-
         let n = self.losses.len();
-        let evals_loss: Vec<(f64, f64)> = self
-            .evals
-            .iter()
-            .map(|&(t, l, _)| (t as f64, l))
-            .filter(|p| p.1.is_finite())
-            .collect();
         let max_trial = self
             .evals
             .iter()
@@ -867,98 +876,105 @@ impl Figure for LossFigure<'_> {
             .max(n)
             .max(10) as f64;
         let x = 0.0..max_trial * 1.02;
-
-        let raw: Vec<f64> = (1..=n).map(|i| i as f64).collect();
-        let raw = decimate(&raw, self.losses, MAX_TRACE_POINTS);
-        let window = RUNNING_WINDOW.min(n.max(1));
-        let run = decimate_pairs(&running_mean(self.losses, window));
-
-        let positive = finite_bounds(
-            raw.iter()
-                .chain(&evals_loss)
-                .map(|p| p.1)
-                .filter(|&v| v > 0.0),
-        );
-        let all = finite_bounds(raw.iter().chain(&evals_loss).map(|p| p.1));
-        let mut series = LossSeries {
-            raw: &raw,
-            run: &run,
-            evals: &evals_loss,
-            window,
-            empty: n == 0 && evals_loss.is_empty(),
-            corner: SeriesLabelPosition::UpperRight,
-        };
-        let pts = || raw.iter().chain(&run).chain(&evals_loss);
-        match (positive, all) {
-            (Some((lo, hi)), Some((alo, _))) if alo > 0.0 && hi / lo > 20.0 => {
-                let y = lo / 1.5..hi * 1.5;
-                let ly = y.start.ln()..y.end.ln();
-                series.corner = legend_corner(
-                    pts().map(|p| (frac(p.0, &x), frac(p.1.ln(), &ly))),
-                    &CORNERS,
-                );
-                series.draw(&top, x.clone(), y.log_scale())?;
-            }
-            _ => {
-                let mut y = padded(all, 0.05, 0.0..1.0);
-                if let Some((alo, _)) = all {
-                    if alo >= 0.0 {
-                        y.start = y.start.max(0.0);
-                    }
-                }
-                series.corner =
-                    legend_corner(pts().map(|p| (frac(p.0, &x), frac(p.1, &y))), &CORNERS);
-                series.draw(&top, x.clone(), y)?;
-            }
-        }
-
+        self.draw_losses(&top, &x)?;
         if let Some(bottom) = bottom {
-            let acc: Vec<(f64, f64)> = self
-                .evals
-                .iter()
-                .map(|&(t, _, a)| (t as f64, 100.0 * a))
-                .filter(|p| p.1.is_finite())
-                .collect();
-            let hi = finite_bounds(acc.iter().map(|p| p.1)).map_or(100.0, |b| b.1.max(100.0));
-            let lo = finite_bounds(acc.iter().map(|p| p.1)).map_or(0.0, |b| b.0.min(0.0));
-            let y = lo..hi + 5.0;
-            let corner = legend_corner(
-                acc.iter()
-                    .map(|p| (frac(p.0, &x), frac(p.1, &y)))
-                    .chain((0..=20).map(|k| (k as f64 / 20.0, frac(95.0, &y)))),
-                &[
-                    SeriesLabelPosition::LowerRight,
-                    SeriesLabelPosition::LowerLeft,
-                    SeriesLabelPosition::UpperLeft,
-                    SeriesLabelPosition::UpperRight,
-                ],
-            );
-            let mut chart = plain_chart(
-                &bottom,
-                None,
-                x.clone(),
-                y,
-                "training trial",
-                "evaluation accuracy (%)",
-            )?;
-            draw_criterion_line(&mut chart, &x)?;
-            chart
-                .draw_series(LineSeries::new(
-                    acc.iter().copied(),
-                    GREEN_COLOR.stroke_width(2),
-                ))
-                .msg()?;
-            chart
-                .draw_series(acc.iter().map(|&p| Circle::new(p, 4, GREEN_COLOR.filled())))
-                .msg()?
-                .label("accuracy on evaluation trials")
-                .legend(|(x, y)| Circle::new((x + 10, y), 4, GREEN_COLOR.filled()));
-            if acc.is_empty() {
-                note_center(chart.plotting_area(), "no evaluation data")?;
-            }
-            draw_series_legend(&mut chart, corner)?;
+            self.draw_accuracy(&bottom, &x)?;
         }
         Ok(Vec::new())
+    }
+}
+
+impl LossFigure<'_> {
+    /// The loss panel, on a log scale for every task (non-positive losses
+    /// cannot be shown and are left out).
+    fn draw_losses<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        x: &Range<f64>,
+    ) -> DrawResult {
+        let n = self.losses.len();
+        let positive = |p: &(f64, f64)| p.1.is_finite() && p.1 > 0.0;
+        let evals: Vec<(f64, f64)> = self
+            .evals
+            .iter()
+            .map(|&(t, l, _)| (t as f64, l))
+            .filter(positive)
+            .collect();
+        let trials: Vec<f64> = (1..=n).map(|i| i as f64).collect();
+        let mut raw = decimate(&trials, self.losses, MAX_TRACE_POINTS);
+        raw.retain(positive);
+        let window = RUNNING_WINDOW.min(n.max(1));
+        let mut run = decimate_pairs(&running_mean(self.losses, window));
+        run.retain(positive);
+        let stop = self.stop_loss.filter(|v| v.is_finite() && *v > 0.0);
+        let (lo, hi) = finite_bounds(raw.iter().chain(&evals).map(|p| p.1).chain(stop))
+            .unwrap_or((0.1, 100.0));
+        let y = lo / 1.5..hi * 1.5;
+        let ly = y.start.ln()..y.end.ln();
+        let pts = raw.iter().chain(&run).chain(&evals);
+        let corner = legend_corner(pts.map(|p| (frac(p.0, x), frac(p.1.ln(), &ly))), &CORNERS);
+        let series = LossSeries {
+            raw: &raw,
+            run: &run,
+            evals: &evals,
+            window,
+            stop,
+            empty: raw.is_empty() && evals.is_empty(),
+            corner,
+        };
+        series.draw(area, x.clone(), y.log_scale())
+    }
+
+    /// The evaluation-accuracy panel with the 95 % criterion.
+    fn draw_accuracy<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        x: &Range<f64>,
+    ) -> DrawResult {
+        let acc: Vec<(f64, f64)> = self
+            .evals
+            .iter()
+            .map(|&(t, _, a)| (t as f64, 100.0 * a))
+            .filter(|p| p.1.is_finite())
+            .collect();
+        let hi = finite_bounds(acc.iter().map(|p| p.1)).map_or(100.0, |b| b.1.max(100.0));
+        let lo = finite_bounds(acc.iter().map(|p| p.1)).map_or(0.0, |b| b.0.min(0.0));
+        let y = lo..hi + 5.0;
+        let corner = legend_corner(
+            acc.iter()
+                .map(|p| (frac(p.0, x), frac(p.1, &y)))
+                .chain((0..=20).map(|k| (k as f64 / 20.0, frac(95.0, &y)))),
+            &[
+                SeriesLabelPosition::LowerRight,
+                SeriesLabelPosition::LowerLeft,
+                SeriesLabelPosition::UpperLeft,
+                SeriesLabelPosition::UpperRight,
+            ],
+        );
+        let mut chart = plain_chart(
+            area,
+            None,
+            x.clone(),
+            y,
+            "training trial",
+            "evaluation accuracy (%)",
+        )?;
+        draw_criterion_line(&mut chart, x)?;
+        chart
+            .draw_series(LineSeries::new(
+                acc.iter().copied(),
+                GREEN_COLOR.stroke_width(2),
+            ))
+            .msg()?;
+        chart
+            .draw_series(acc.iter().map(|&p| Circle::new(p, 4, GREEN_COLOR.filled())))
+            .msg()?
+            .label("accuracy on evaluation trials")
+            .legend(|(x, y)| Circle::new((x + 10, y), 4, GREEN_COLOR.filled()));
+        if acc.is_empty() {
+            note_center(chart.plotting_area(), "no evaluation data")?;
+        }
+        draw_series_legend(&mut chart, corner)
     }
 }
 
@@ -973,6 +989,8 @@ struct LossSeries<'a> {
     run: &'a [(f64, f64)],
     evals: &'a [(f64, f64)],
     window: usize,
+    /// The stopping rule's loss threshold, drawn dashed.
+    stop: Option<f64>,
     empty: bool,
     corner: SeriesLabelPosition,
 }
@@ -989,9 +1007,13 @@ impl LossSeries<'_> {
             .margin_right(18)
             .x_label_area_size(48)
             .y_label_area_size(72)
-            .build_cartesian_2d(x, y)
+            .build_cartesian_2d(x.clone(), y)
             .msg()?;
-        configure_mesh(&mut chart, "training trial", "loss (dimensionless)")?;
+        configure_mesh(
+            &mut chart,
+            "training trial",
+            "loss (dimensionless, log scale)",
+        )?;
         let light = MAIN_COLOR.mix(0.35);
         chart
             .draw_series(LineSeries::new(
@@ -1024,6 +1046,14 @@ impl LossSeries<'_> {
                 .label("mean loss on evaluation trials")
                 .legend(|(x, y)| Circle::new((x + 10, y), 4, SECONDARY_COLOR.filled()));
         }
+        if let Some(v) = self.stop {
+            draw_hline(
+                &mut chart,
+                &x,
+                v,
+                format!("stopping rule: loss < {}", fmt_num(v)),
+            )?;
+        }
         if self.empty {
             note_center(chart.plotting_area(), "no data")?;
         } else {
@@ -1031,6 +1061,26 @@ impl LossSeries<'_> {
         }
         Ok(())
     }
+}
+
+/// A dashed grey horizontal line at `y` across `x`, with a legend entry.
+fn draw_hline<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    x: &Range<f64>,
+    y: f64,
+    label: String,
+) -> DrawResult {
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(x.start, y), (x.end, y)],
+            8,
+            5,
+            GRAY_COLOR.stroke_width(2),
+        ))
+        .msg()?
+        .label(label)
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GRAY_COLOR.stroke_width(2)));
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -1093,42 +1143,50 @@ impl Figure for OutputFigure<'_> {
                 "time (ms)",
                 self.y_label,
             )?;
-            // Zero line for orientation.
-            if y.start < 0.0 && y.end > 0.0 {
-                chart
-                    .draw_series(LineSeries::new(
-                        vec![(x.start, 0.0), (x.end, 0.0)],
-                        BLACK.mix(0.25).stroke_width(1),
-                    ))
-                    .msg()?;
-            }
-            // Comparison trace over the (often noisy) main one, target on top.
-            for order in [
-                TraceStyle::Main,
-                TraceStyle::Secondary,
-                TraceStyle::Target,
-                TraceStyle::Threshold,
-            ] {
-                for (style, pts) in traces.iter().filter(|(s, _)| *s == order) {
-                    let (color, width, dash) = trace_look(*style);
-                    let st = color.stroke_width(width);
-                    let pts = pts.iter().copied();
-                    match dash {
-                        None => chart.draw_series(LineSeries::new(pts, st)),
-                        Some((size, gap)) => {
-                            chart.draw_series(DashedLineSeries::new(pts, size, gap, st))
-                        }
-                    }
-                    .map(|_| ())
-                    .msg()?;
-                }
-            }
-            if traces.iter().all(|(_, pts)| pts.is_empty()) {
-                note_center(chart.plotting_area(), "no data")?;
-            }
+            draw_output_traces(&mut chart, traces, &x, &y)?;
         }
         Ok(Vec::new())
     }
+}
+
+/// One panel's traces: a zero line, then the main trace under the
+/// comparison, the target and the thresholds.
+fn draw_output_traces<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    traces: &[StyledPoints],
+    x: &Range<f64>,
+    y: &Range<f64>,
+) -> DrawResult {
+    if y.start < 0.0 && y.end > 0.0 {
+        chart
+            .draw_series(LineSeries::new(
+                vec![(x.start, 0.0), (x.end, 0.0)],
+                BLACK.mix(0.25).stroke_width(1),
+            ))
+            .msg()?;
+    }
+    for order in [
+        TraceStyle::Main,
+        TraceStyle::Secondary,
+        TraceStyle::Target,
+        TraceStyle::Threshold,
+    ] {
+        for (style, pts) in traces.iter().filter(|(s, _)| *s == order) {
+            let (color, width, dash) = trace_look(*style);
+            let st = color.stroke_width(width);
+            let pts = pts.iter().copied();
+            match dash {
+                None => chart.draw_series(LineSeries::new(pts, st)),
+                Some((size, gap)) => chart.draw_series(DashedLineSeries::new(pts, size, gap, st)),
+            }
+            .map(|_| ())
+            .msg()?;
+        }
+    }
+    if traces.iter().all(|(_, pts)| pts.is_empty()) {
+        note_center(chart.plotting_area(), "no data")?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -1251,34 +1309,48 @@ fn draw_raster_panel<DB: DrawingBackend>(
 // ---------------------------------------------------------------------------
 
 struct LambdaFigure<'a> {
-    coarse: &'a [(f64, f64)],
-    refined: &'a [(f64, f64)],
-    best: (f64, f64),
+    points: &'a [LambdaMark],
+    chosen: f64,
 }
+
+/// Marker colour, size (px) and legend text of a kind of λ point.
+fn lambda_look(kind: LambdaKind) -> (RGBColor, i32, &'static str) {
+    match kind {
+        LambdaKind::Grid => (MAIN_COLOR, 5, "coarse grid"),
+        LambdaKind::Refined => (SECONDARY_COLOR, 6, "refinement"),
+        LambdaKind::Finalist => (GREEN_COLOR, 6, "finalist (trials pooled)"),
+        LambdaKind::Stored => (MAIN_COLOR, 5, "stored search record"),
+    }
+}
+
+/// A λ point in % with its interval in %.
+type PctPoint = (f64, f64, Option<(f64, f64)>, LambdaKind);
 
 impl Figure for LambdaFigure<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
         let body = title_and_legend(root, "Spiking accuracy vs scaling factor λ", &[])?;
-        let finite = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
-            let mut v: Vec<(f64, f64)> = pts
-                .iter()
-                .filter(|p| p.0.is_finite() && p.1.is_finite())
-                .map(|&(l, a)| (l, 100.0 * a))
-                .collect();
-            v.sort_by(|a, b| a.0.total_cmp(&b.0));
-            v
+        let mut pts: Vec<PctPoint> = self
+            .points
+            .iter()
+            .filter(|p| p.lambda.is_finite() && p.accuracy.is_finite())
+            .map(|p| {
+                let ci = p.ci95.map(|(a, b)| (100.0 * a, 100.0 * b));
+                (p.lambda, 100.0 * p.accuracy, ci, p.kind)
+            })
+            .collect();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let chosen = pts.iter().find(|p| p.0 == self.chosen).map(|p| (p.0, p.1));
+        let ys = || {
+            pts.iter()
+                .flat_map(|p| [Some(p.1), p.2.map(|c| c.0)])
+                .flatten()
         };
-        let coarse = finite(self.coarse);
-        let refined = finite(self.refined);
-        let best = (self.best.0.is_finite() && self.best.1.is_finite())
-            .then_some((self.best.0, 100.0 * self.best.1));
-        let all = || coarse.iter().chain(&refined).chain(best.iter());
-        let x = padded(finite_bounds(all().map(|p| p.0)), 0.06, 0.0..100.0);
-        let ylo = finite_bounds(all().map(|p| p.1)).map_or(0.0, |b| b.0.min(0.0));
-        let yhi = finite_bounds(all().map(|p| p.1)).map_or(100.0, |b| b.1.max(100.0));
+        let x = padded(finite_bounds(pts.iter().map(|p| p.0)), 0.06, 0.0..100.0);
+        let ylo = finite_bounds(ys()).map_or(0.0, |b| b.0.min(0.0));
+        let yhi = finite_bounds(ys()).map_or(100.0, |b| b.1.max(100.0));
         let y = ylo..yhi + 8.0;
         let corner = legend_corner(
-            all()
+            pts.iter()
                 .map(|p| (frac(p.0, &x), frac(p.1, &y)))
                 .chain((0..=20).map(|k| (k as f64 / 20.0, frac(95.0, &y)))),
             &[
@@ -1297,34 +1369,9 @@ impl Figure for LambdaFigure<'_> {
             "spiking accuracy (%)",
         )?;
         draw_criterion_line(&mut chart, &x)?;
-        chart
-            .draw_series(LineSeries::new(
-                coarse.iter().copied(),
-                MAIN_COLOR.mix(0.6).stroke_width(2),
-            ))
-            .msg()?;
-        chart
-            .draw_series(
-                coarse
-                    .iter()
-                    .map(|&p| Circle::new(p, 5, MAIN_COLOR.filled())),
-            )
-            .msg()?
-            .label("coarse grid")
-            .legend(|(x, y)| Circle::new((x + 10, y), 5, MAIN_COLOR.filled()));
-        if !refined.is_empty() {
-            chart
-                .draw_series(
-                    refined
-                        .iter()
-                        .map(|&p| TriangleMarker::new(p, 7, SECONDARY_COLOR.filled())),
-                )
-                .msg()?
-                .label("refined search")
-                .legend(|(x, y)| TriangleMarker::new((x + 10, y), 7, SECONDARY_COLOR.filled()));
-        }
-        if let Some(b) = best {
-            let label = format!("best: λ = {}, accuracy {:.1} %", fmt_num(b.0), b.1);
+        draw_lambda_points(&mut chart, &pts)?;
+        if let Some(b) = chosen {
+            let label = format!("chosen: λ = {}, accuracy {:.1} %", fmt_num(b.0), b.1);
             chart
                 .draw_series(std::iter::once(Circle::new(
                     b,
@@ -1335,12 +1382,94 @@ impl Figure for LambdaFigure<'_> {
                 .label(label)
                 .legend(|(x, y)| Circle::new((x + 10, y), 6, EXC_COLOR.stroke_width(2)));
         }
-        if coarse.is_empty() && refined.is_empty() && best.is_none() {
+        if pts.is_empty() {
             note_center(chart.plotting_area(), "no data")?;
         }
         draw_series_legend(&mut chart, corner)?;
         Ok(Vec::new())
     }
+}
+
+/// The λ points: a line in λ order, interval bars, a marker per kind (one
+/// legend entry each).
+fn draw_lambda_points<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    pts: &[PctPoint],
+) -> DrawResult {
+    chart
+        .draw_series(LineSeries::new(
+            pts.iter().map(|p| (p.0, p.1)),
+            MAIN_COLOR.mix(0.5).stroke_width(2),
+        ))
+        .msg()?;
+    let bars = pts.iter().filter_map(|p| p.2.map(|c| (p.0, c)));
+    let mut any_bar = false;
+    for (l, (lo, hi)) in bars {
+        any_bar = true;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(l, lo), (l, hi)],
+                GRAY_COLOR.stroke_width(1),
+            )))
+            .msg()?;
+    }
+    if any_bar {
+        chart
+            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+            .msg()?
+            .label("95 % interval")
+            .legend(|(x, y)| {
+                PathElement::new(
+                    vec![(x + 10, y - 7), (x + 10, y + 7)],
+                    GRAY_COLOR.stroke_width(1),
+                )
+            });
+    }
+    for kind in [
+        LambdaKind::Grid,
+        LambdaKind::Stored,
+        LambdaKind::Refined,
+        LambdaKind::Finalist,
+    ] {
+        let of_kind: Vec<(f64, f64)> = pts
+            .iter()
+            .filter(|p| p.3 == kind)
+            .map(|p| (p.0, p.1))
+            .collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let (color, size, label) = lambda_look(kind);
+        let style = color.filled();
+        let square = move |c: (f64, f64)| {
+            EmptyElement::at(c) + Rectangle::new([(-size, -size), (size, size)], style)
+        };
+        match kind {
+            LambdaKind::Refined => chart
+                .draw_series(
+                    of_kind
+                        .iter()
+                        .map(|&c| TriangleMarker::new(c, size + 1, style)),
+                )
+                .msg()?
+                .label(label)
+                .legend(move |(x, y)| TriangleMarker::new((x + 10, y), size + 1, style)),
+            LambdaKind::Finalist => chart
+                .draw_series(of_kind.iter().map(|&c| square(c)))
+                .msg()?
+                .label(label)
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x + 10, y))
+                        + Rectangle::new([(-size, -size), (size, size)], style)
+                }),
+            LambdaKind::Grid | LambdaKind::Stored => chart
+                .draw_series(of_kind.iter().map(|&c| Circle::new(c, size, style)))
+                .msg()?
+                .label(label)
+                .legend(move |(x, y)| Circle::new((x + 10, y), size, style)),
+        };
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -1362,9 +1491,9 @@ struct HistFigure<'a> {
     from_zero: bool,
 }
 
-impl Figure for HistFigure<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
-        let body = title_and_legend(root, self.title, &[])?;
+impl HistFigure<'_> {
+    /// The bin range, bin width and each group's counts (same bins).
+    fn bins(&self) -> (Range<f64>, f64, Vec<Vec<usize>>) {
         let values = || {
             self.groups
                 .iter()
@@ -1403,6 +1532,20 @@ impl Figure for HistFigure<'_> {
                 c
             })
             .collect();
+        (range, width, counts)
+    }
+}
+
+impl Figure for HistFigure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
+        let body = title_and_legend(root, self.title, &[])?;
+        let values = || {
+            self.groups
+                .iter()
+                .flat_map(|g| g.values.iter().copied())
+                .filter(|v| v.is_finite())
+        };
+        let (range, width, counts) = self.bins();
         let c_max = counts.iter().flatten().copied().max().unwrap_or(0).max(1);
         let x = (range.start - width)..(range.end + width);
         let y = 0.0..(c_max as f64 * 1.25).max(c_max as f64 + 1.0);
@@ -1459,38 +1602,47 @@ impl Figure for HistFigure<'_> {
                 means.push((m, edge));
             }
         }
-        // Means on top of all bars, stopping below the legend's usual place.
-        let top = c_max as f64 * 1.05;
-        for &(m, color) in &means {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(m, 0.0), (m, top)],
-                    6,
-                    4,
-                    color.stroke_width(2),
-                ))
-                .msg()?;
-        }
-        if !means.is_empty() {
-            chart
-                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
-                .msg()?
-                .label("dashed lines: means")
-                .legend(|(x, y)| {
-                    plotters::element::DashedPathElement::new(
-                        vec![(x, y), (x + 20, y)],
-                        5,
-                        3,
-                        GRAY_COLOR.stroke_width(2),
-                    )
-                });
-        }
+        draw_means(&mut chart, &means, c_max as f64 * 1.05)?;
         if values().next().is_none() {
             note_center(chart.plotting_area(), "no data")?;
         }
         draw_series_legend(&mut chart, corner)?;
         Ok(Vec::new())
     }
+}
+
+/// Dashed vertical lines at the groups' means (on top of all bars, up to
+/// `top`), with one legend entry.
+fn draw_means<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    means: &[(f64, RGBColor)],
+    top: f64,
+) -> DrawResult {
+    for &(m, color) in means {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(m, 0.0), (m, top)],
+                6,
+                4,
+                color.stroke_width(2),
+            ))
+            .msg()?;
+    }
+    if !means.is_empty() {
+        chart
+            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+            .msg()?
+            .label("dashed lines: means")
+            .legend(|(x, y)| {
+                plotters::element::DashedPathElement::new(
+                    vec![(x, y), (x + 20, y)],
+                    5,
+                    3,
+                    GRAY_COLOR.stroke_width(2),
+                )
+            });
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -1523,7 +1675,10 @@ mod tests {
         let dir = stem.parent().unwrap();
         for e in std::fs::read_dir(dir).unwrap() {
             let name = e.unwrap().file_name().into_string().unwrap();
-            assert!(!name.contains(".tmp-"), "left over {name}");
+            assert!(
+                name.ends_with(".png") || name.ends_with(".svg") || name == "plain_file",
+                "left over {name}"
+            );
         }
     }
 
@@ -1549,22 +1704,23 @@ mod tests {
             })
             .collect();
         let stem = dir.path().join("loss");
-        training_loss(&stem, &losses, &evals).unwrap();
+        training_loss(&stem, &losses, &evals, Some(7.0)).unwrap();
         check(
             &stem,
             (900, 720),
             &[
                 "training trial",
-                "loss (dimensionless)",
+                "loss (dimensionless, log scale)",
                 "evaluation accuracy (%)",
+                "stopping rule: loss &lt; 7",
             ],
         );
         let stem = dir.path().join("loss_only");
-        training_loss(&stem, &losses, &[]).unwrap();
+        training_loss(&stem, &losses, &[], None).unwrap();
         check(
             &stem,
             DEFAULT_SIZE,
-            &["training trial", "loss (dimensionless)"],
+            &["training trial", "loss (dimensionless, log scale)"],
         );
     }
 
@@ -1662,20 +1818,53 @@ mod tests {
     #[test]
     fn lambda_curve_writes_both_files() {
         let dir = tempfile::tempdir().unwrap();
-        let coarse: Vec<(f64, f64)> = (0..12)
+        let mut pts: Vec<LambdaMark> = (0..12)
             .map(|k| {
                 let l = 20.0 + 5.0 * k as f64;
-                (l, (1.0 - ((l - 37.0) / 30.0).powi(2)).clamp(0.5, 1.0))
+                let a = (1.0 - ((l - 37.0) / 30.0).powi(2)).clamp(0.5, 1.0);
+                LambdaMark {
+                    lambda: l,
+                    accuracy: a,
+                    ci95: Some((a - 0.05, (a + 0.03).min(1.0))),
+                    kind: LambdaKind::Grid,
+                }
             })
             .collect();
-        let refined = vec![(33.0, 0.96), (36.0, 0.99), (38.0, 0.97)];
+        for (l, a, kind) in [
+            (33.0, 0.96, LambdaKind::Refined),
+            (36.0, 0.99, LambdaKind::Finalist),
+        ] {
+            pts.push(LambdaMark {
+                lambda: l,
+                accuracy: a,
+                ci95: Some((a - 0.03, 1.0)),
+                kind,
+            });
+        }
         let stem = dir.path().join("lambda");
-        lambda_curve(&stem, &coarse, &refined, (36.0, 0.99)).unwrap();
+        lambda_curve(&stem, &pts, 36.0).unwrap();
         check(
             &stem,
             DEFAULT_SIZE,
-            &["scaling factor", "spiking accuracy (%)", "95 % criterion"],
+            &[
+                "scaling factor",
+                "spiking accuracy (%)",
+                "95 % criterion",
+                "finalist",
+                "chosen: λ = 36",
+                "95 % interval",
+            ],
         );
+        // From a model file: no stages, never called "coarse grid".
+        for p in &mut pts {
+            p.kind = LambdaKind::Stored;
+            p.ci95 = None;
+        }
+        let stem = dir.path().join("lambda_stored");
+        lambda_curve(&stem, &pts, 36.0).unwrap();
+        let svg = std::fs::read_to_string(with_suffix(&stem, ".svg")).unwrap();
+        assert!(svg.contains("stored search record") && !svg.contains("coarse grid"));
+        assert!(!svg.contains("95 % interval"));
     }
 
     #[test]
@@ -1693,13 +1882,14 @@ mod tests {
         let exc: Vec<f64> = (0..160).map(|i| (i % 23) as f64).collect();
         let inh: Vec<f64> = (0..40).map(|i| 10.0 + (i % 31) as f64).collect();
         let stem = dir.path().join("rates");
-        firing_rates(&stem, &exc, &inh).unwrap();
+        firing_rates(&stem, &exc, &inh, "one trial per trial type, 2 trials").unwrap();
         check(
             &stem,
             DEFAULT_SIZE,
             &[
                 "firing rate (Hz)",
                 "number of units",
+                "(one trial per trial type, 2 trials)",
                 "excitatory",
                 "inhibitory",
             ],
@@ -1713,10 +1903,10 @@ mod tests {
         let nan = f64::NAN;
         let inf = f64::INFINITY;
 
-        training_loss(&d.join("l0"), &[], &[]).unwrap();
-        training_loss(&d.join("l1"), &[nan, nan], &[(0, nan, nan)]).unwrap();
-        training_loss(&d.join("l2"), &[3.0; 10], &[(10, 3.0, 0.5)]).unwrap();
-        training_loss(&d.join("l3"), &[0.0, 1e-12, inf, 5.0, -1.0], &[]).unwrap();
+        training_loss(&d.join("l0"), &[], &[], Some(7.0)).unwrap();
+        training_loss(&d.join("l1"), &[nan, nan], &[(0, nan, nan)], Some(7.0)).unwrap();
+        training_loss(&d.join("l2"), &[3.0; 10], &[(10, 3.0, 0.5)], Some(7.0)).unwrap();
+        training_loss(&d.join("l3"), &[0.0, 1e-12, inf, 5.0, -1.0], &[], Some(7.0)).unwrap();
 
         output_panels(&d.join("o0"), "empty", &[], "output (a.u.)").unwrap();
         let flat = Panel {
@@ -1748,6 +1938,17 @@ mod tests {
         };
         output_panels(&d.join("o1"), "flat", &[flat, empty], "output (a.u.)").unwrap();
 
+        for stem in ["l0", "l1", "o0", "o1"] {
+            assert!(d.join(format!("{stem}.png")).metadata().unwrap().len() > 0);
+            assert!(d.join(format!("{stem}.svg")).metadata().unwrap().len() > 0);
+        }
+    }
+
+    #[test]
+    fn degenerate_rasters_lambdas_and_histograms_do_not_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (nan, inf) = (f64::NAN, f64::INFINITY);
         raster(&d.join("r0"), &[]).unwrap();
         raster(
             &d.join("r1"),
@@ -1770,15 +1971,21 @@ mod tests {
         )
         .unwrap();
 
-        lambda_curve(&d.join("la0"), &[], &[], (nan, nan)).unwrap();
-        lambda_curve(&d.join("la1"), &[(35.0, 0.5)], &[], (35.0, 0.5)).unwrap();
+        lambda_curve(&d.join("la0"), &[], nan).unwrap();
+        let one = LambdaMark {
+            lambda: 35.0,
+            accuracy: 0.5,
+            ci95: Some((nan, 0.6)),
+            kind: LambdaKind::Refined,
+        };
+        lambda_curve(&d.join("la1"), &[one], 35.0).unwrap();
 
         tau_histogram(&d.join("t0"), &[], None).unwrap();
         tau_histogram(&d.join("t1"), &[25.0; 50], Some(&[nan, inf])).unwrap();
-        firing_rates(&d.join("f0"), &[], &[]).unwrap();
-        firing_rates(&d.join("f1"), &[0.0; 10], &[nan]).unwrap();
+        firing_rates(&d.join("f0"), &[], &[], "no trials").unwrap();
+        firing_rates(&d.join("f1"), &[0.0; 10], &[nan], "test").unwrap();
 
-        for stem in ["l0", "l1", "o0", "o1", "r0", "r1", "la0", "t0", "f0", "f1"] {
+        for stem in ["r0", "r1", "la0", "t0", "f0", "f1"] {
             assert!(d.join(format!("{stem}.png")).metadata().unwrap().len() > 0);
             assert!(d.join(format!("{stem}.svg")).metadata().unwrap().len() > 0);
         }
@@ -1790,7 +1997,7 @@ mod tests {
         let file = dir.path().join("plain_file");
         std::fs::write(&file, b"x").unwrap();
         // A stem below a regular file cannot be created.
-        let err = firing_rates(&file.join("rates"), &[1.0], &[2.0]).unwrap_err();
+        let err = firing_rates(&file.join("rates"), &[1.0], &[2.0], "test").unwrap_err();
         assert!(
             matches!(err, Error::Io { .. } | Error::Plot { .. }),
             "{err}"

@@ -189,6 +189,57 @@ pub struct SearchResult {
 }
 
 impl SearchResult {
+    /// A result from parallel lists — the coarse grid (λ, accuracy), the
+    /// refinement window (λ, accuracy, trials) and the chosen (λ, accuracy)
+    /// — with `n` trials per coarse λ; points with more than `n` trials are
+    /// finalists. For results kept elsewhere (and tests).
+    pub fn from_lists(
+        coarse: (&[f64], &[f64]),
+        refined: (&[f64], &[f64], &[usize]),
+        best: (f64, f64),
+        n: usize,
+    ) -> Self {
+        let point = |l: f64, a: f64, t: usize, on_grid: bool| {
+            let k = (a * t as f64).round() as usize;
+            let stage = if t > n {
+                SearchStage::Finalist
+            } else if on_grid {
+                SearchStage::Coarse
+            } else {
+                SearchStage::Refined
+            };
+            LambdaPoint {
+                lambda: l,
+                accuracy: a,
+                trials: t,
+                ci95: wilson_interval(k, t, Z95),
+                stage,
+                on_grid,
+            }
+        };
+        let zipped = coarse.0.iter().zip(coarse.1);
+        let refined_pts = refined.0.iter().zip(refined.1).zip(refined.2);
+        let refined: Vec<LambdaPoint> = refined_pts
+            .map(|((&l, &a), &t)| point(l, a, t, coarse.0.contains(&l)))
+            .collect();
+        SearchResult {
+            coarse: zipped.map(|(&l, &a)| point(l, a, n, true)).collect(),
+            rule: Rule::Finalists {
+                count: refined.iter().filter(|p| p.trials > n).count(),
+                trials: refined.iter().map(|p| p.trials).max().unwrap_or(n),
+            },
+            best_trials: refined
+                .iter()
+                .find(|p| p.lambda == best.0)
+                .map_or(n, |p| p.trials),
+            refined,
+            best_lambda: best.0,
+            best_accuracy: best.1,
+            n_trials: n,
+            warnings: vec![],
+        }
+    }
+
     /// The coarse grid's points, in the grid's order (`n_trials` each).
     pub fn coarse(&self) -> &[LambdaPoint] {
         &self.coarse
@@ -634,57 +685,9 @@ mod tests {
     use crate::task::GoNoGo;
     use std::sync::atomic::AtomicBool;
 
-    /// A result from the old parallel lists (trials: `n` per coarse λ).
-    fn from_lists(
-        coarse: (&[f64], &[f64]),
-        refined: (&[f64], &[f64], &[usize]),
-        best: (f64, f64),
-        n: usize,
-    ) -> SearchResult {
-        let point = |l: f64, a: f64, t: usize, on_grid: bool| {
-            let k = (a * t as f64).round() as usize;
-            let stage = if t > n {
-                SearchStage::Finalist
-            } else if on_grid {
-                SearchStage::Coarse
-            } else {
-                SearchStage::Refined
-            };
-            LambdaPoint {
-                lambda: l,
-                accuracy: a,
-                trials: t,
-                ci95: wilson_interval(k, t, Z95),
-                stage,
-                on_grid,
-            }
-        };
-        let zipped = coarse.0.iter().zip(coarse.1);
-        let refined_pts = refined.0.iter().zip(refined.1).zip(refined.2);
-        let refined: Vec<LambdaPoint> = refined_pts
-            .map(|((&l, &a), &t)| point(l, a, t, coarse.0.contains(&l)))
-            .collect();
-        SearchResult {
-            coarse: zipped.map(|(&l, &a)| point(l, a, n, true)).collect(),
-            rule: Rule::Finalists {
-                count: refined.iter().filter(|p| p.trials > n).count(),
-                trials: refined.iter().map(|p| p.trials).max().unwrap_or(n),
-            },
-            best_trials: refined
-                .iter()
-                .find(|p| p.lambda == best.0)
-                .map_or(n, |p| p.trials),
-            refined,
-            best_lambda: best.0,
-            best_accuracy: best.1,
-            n_trials: n,
-            warnings: vec![],
-        }
-    }
-
     /// Grid 20, 25, 30; window 24–26 with 25 the only re-tested finalist.
     fn example() -> SearchResult {
-        from_lists(
+        SearchResult::from_lists(
             (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.8]),
             (&[24.0, 25.0, 26.0], &[0.7, 0.95, 0.85], &[100, 300, 100]),
             (25.0, 0.95),
@@ -843,7 +846,7 @@ mod tests {
 
     #[test]
     fn record_merges_coarse_and_refined_points() {
-        let r = from_lists(
+        let r = SearchResult::from_lists(
             (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.7]),
             (&[24.0, 25.0, 26.0], &[0.8, 0.93, 0.85], &[100, 300, 100]),
             (25.0, 0.93),
@@ -857,7 +860,7 @@ mod tests {
 
     #[test]
     fn selection_names_the_rule_and_the_coarse_best() {
-        let mut r = from_lists(
+        let mut r = SearchResult::from_lists(
             (&[20.0, 25.0, 30.0], &[0.5, 0.9, 0.8]),
             (&[24.0, 25.0, 26.0], &[0.7, 0.95, 0.85], &[100, 300, 100]),
             (25.0, 0.95),
@@ -885,7 +888,7 @@ mod tests {
 
     #[test]
     fn shortfall_warns_only_more_than_a_tenth_below_target() {
-        let mut r = from_lists((&[20.0], &[0.0]), (&[], &[], &[]), (20.0, 0.0), 100);
+        let mut r = SearchResult::from_lists((&[20.0], &[0.0]), (&[], &[], &[]), (20.0, 0.0), 100);
         // An untrained model: 0.000 at the "optimal" λ 20.
         let w = r.shortfall(0.95).expect("0.000 is far below 0.95");
         assert!(w.contains("0.000") && w.contains("λ 20"), "{w}");

@@ -11,10 +11,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use spikernn::config::{parse_lambdas, RunConfig};
-use spikernn::io::mat::{self, MatData, MatVar};
-use spikernn::io::model_file;
+use spikernn::io::{mat, model_file, sim_file};
 use spikernn::observe::Observer;
-use spikernn::pipeline::{self, eval_json, scoring_json, search_json};
+use spikernn::pipeline::{self, scoring_json};
 use spikernn::rate::train;
 use spikernn::rate::RateModel;
 use spikernn::spiking::lif::{LifNetwork, Opto, OptoMode, Record, SimOptions};
@@ -531,7 +530,7 @@ fn search_one(path: &Path, a: &SearchArgs, obs: &progress::Cli) -> Result<serde_
             path.display()
         );
     }
-    let mut j = search_json(&r);
+    let mut j = serde_json::to_value(&r)?;
     j["model"] = json!(path);
     j["seconds"] = json!(secs);
     j["scoring"] = scoring_json(&c)?;
@@ -613,7 +612,7 @@ fn cmd_eval(a: &EvalArgs) -> Result<()> {
     }
     eprintln!("  scored {}", c.scoring()?.describe());
     if a.json {
-        let mut j = eval_json(&r);
+        let mut j = serde_json::to_value(&r)?;
         j["scoring"] = scoring_json(&c)?;
         println!("{j}");
     }
@@ -687,46 +686,14 @@ fn cmd_simulate(a: &SimulateArgs) -> Result<()> {
         record,
     };
     let sim = net.simulate(&u, &opts, &mut r)?;
-    let n = model.n();
-    let nt = sim.n_steps;
-    let mut spk = vec![false; n * nt];
-    for &(unit, step) in &sim.spikes {
-        spk[unit as usize + n * step as usize] = true;
-    }
-    let dt_s = sim.dt_ms / 1000.0;
-    let mut vars = vec![
-        MatVar::new("spk", vec![n, nt], MatData::Bool(spk)),
-        MatVar::f64_row("out", sim.out.clone()),
-        MatVar::scalar("dt", dt_s),
-        MatVar::scalar("T", sim.t_sec),
-        MatVar::scalar("lambda", lambda),
-        MatVar::f64_col("firing_rates", sim.rates_hz.clone()),
-        MatVar::f64_matrix("u", u.nrows(), u.ncols(), u.t().iter().cloned().collect()),
-        MatVar::string("task", task.name()),
-        MatVar::string("trial_type", &task.trial_types()[kind]),
-        MatVar::bool_col("inh", &model.inh),
-        MatVar::f64_matrix(
-            "t_spk",
-            sim.spikes.len(),
-            2,
-            sim.spikes
-                .iter()
-                .map(|&(u, _)| u as f64 + 1.0)
-                .chain(sim.spikes.iter().map(|&(_, s)| (s as f64 + 1.0) * dt_s))
-                .collect(),
-        ),
-    ];
-    let col_major = |a: &ndarray::Array2<f64>| a.t().iter().cloned().collect::<Vec<f64>>();
-    if let Some(m) = &sim.rates {
-        vars.push(MatVar::f64_matrix("rs", n, nt, col_major(m)));
-    }
-    if let Some(m) = &sim.voltages {
-        vars.push(MatVar::f64_matrix("REC", n, nt, col_major(m)));
-    }
-    if let Some(m) = &sim.currents {
-        vars.push(MatVar::f64_matrix("IPSC", n, nt, col_major(m)));
-    }
-    mat::write(&a.out, &vars)?;
+    let meta = sim_file::SimulationMeta {
+        stimulus: &u,
+        lambda,
+        task: task.name(),
+        trial_type: &task.trial_types()[kind],
+        inh: &model.inh,
+    };
+    sim_file::write_simulation(&a.out, &sim, &meta)?;
     let correct = task.score(kind, &sim.out, steps_per_rate(c.search.downsample));
     eprintln!(
         "{} trial at lambda {lambda}: {} spikes, E {:.2} Hz, I {:.2} Hz, {}; wrote {}",
