@@ -715,15 +715,9 @@ pub fn make_figures(
 }
 
 /// How spiking trials are scored under `cfg` ([`RunConfig::scoring`]), as
-/// JSON: `{"window_start_step": 7500, "window_start_ms": 375.0, "window":
-/// "task" | "override", "nogo_rule": "abs" | "max" | null}`.
+/// JSON (the keys of [`crate::config::Scoring`]'s Serialize).
 pub fn scoring_json(cfg: &RunConfig) -> Result<Value> {
-    let s = cfg.scoring()?;
-    Ok(json!({
-        "window_start_step": s.window_start_step, "window_start_ms": s.window_start_ms(),
-        "window": if s.from_task { "task" } else { "override" },
-        "nogo_rule": s.nogo_rule.map(|r| r.name()),
-    }))
+    Ok(serde_json::to_value(cfg.scoring()?).expect("scoring serialises"))
 }
 
 fn write_report(paths: &RunPaths, cfg: &RunConfig, m: &Value, figs: &Figures) -> Result<()> {

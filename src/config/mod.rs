@@ -2,144 +2,36 @@
 //! evaluation in one serialisable struct, with per-task defaults. This is
 //! what `spikernn config --task T` prints, what `spikernn run --config F`
 //! reads (TOML), and what a run directory keeps as `config.toml`.
+//!
+//! Every parameter is defined once, in [`section`]: its type, its default
+//! and its doc. The command-line flags ([`NetFlags`], [`TrainFlags`],
+//! [`SearchFlags`], [`SpikeFlags`], [`EvalFlags`]) and a partial TOML file
+//! ([`RunPatch`]) are generated from that definition. Precedence: flags
+//! over the file over the per-task defaults of [`RunConfig::for_task`] /
+//! [`RunConfig::for_run`].
 
 use std::path::Path;
 
+use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::rate::bptt::Loss;
 use crate::rate::train::TrainConfig;
-use crate::rate::{Activation, NetConfig, Taus, WeightDist};
-use crate::spiking::lif::{ConversionOptions, LifParams, NeuronModel};
+use crate::rate::{NetConfig, Taus};
+use crate::spiking::lif::{ConversionOptions, LifParams};
 use crate::spiking::search::{EvalOptions, SearchOptions};
-use crate::task::{task_by_name, task_with_nogo_rule, NoGoRule, Task};
-use crate::units::{SPIKING_DT_MS, SPIKING_STEPS_PER_RATE_STEP};
+use crate::task::{task_by_name, task_with_nogo_rule, Task};
+use crate::units::SPIKING_STEPS_PER_RATE_STEP;
 
-/// Network architecture, as on the command line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetSection {
-    /// Number of units N.
-    pub n: usize,
-    /// One fixed tau or [min, max], in rate steps of 5 ms.
-    pub taus: Vec<f64>,
-    /// Probability that a unit is inhibitory.
-    pub p_inh: f64,
-    /// Initial connection probability.
-    pub p_rec: f64,
-    /// Gain of the gaus initial weights.
-    pub gain: f64,
-    /// Number of SOM units.
-    pub som_n: usize,
-    /// Dale's principle.
-    pub dale: bool,
-    /// Initial weight distribution: gaus or gamma.
-    pub w_dist: String,
-    /// Activation: sigmoid, clipped_relu or softplus.
-    pub act: String,
-}
+#[macro_use]
+mod section;
+mod scoring;
 
-/// Training, as on the command line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainSection {
-    /// Maximum number of training trials.
-    pub n_trials: usize,
-    /// Evaluate every this many trials.
-    pub eval_freq: usize,
-    /// Trials per evaluation.
-    pub eval_trials: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Trials per update.
-    pub batch: usize,
-    /// Loss: l2 or l1.
-    pub loss: String,
-    /// Stopping rule: mean evaluation loss below this …
-    pub loss_threshold: f64,
-    /// … and accuracy above this.
-    pub acc_threshold: f64,
-}
-
-/// Lambda search, as on the command line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchSection {
-    /// Coarse grid `START:STOP:STEP` (inclusive) or a comma-separated list.
-    pub lambdas: String,
-    /// Trials per lambda.
-    pub trials: usize,
-    /// Refine around the best coarse lambda.
-    pub refine: bool,
-    /// Score from this spiking step instead of the task's window (MATLAB:
-    /// Go-NoGo 10000, XOR 20000, Mante 26000); absent: the task's window.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window_start: Option<usize>,
-    /// NoGo scoring of the spiking output: `abs` (max |o| < 0.3, SPEC §2)
-    /// or `max` (max o < 0.3, MATLAB's search); absent: `abs`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nogo_rule: Option<String>,
-    /// Down-sampling factor of the spiking simulation (1: dt = 0.05 ms).
-    pub downsample: usize,
-    /// Neuron model: lif or qif.
-    pub neuron: String,
-    /// Use the initial weights w0 instead of the trained ones.
-    pub initial_weights: bool,
-    /// Keep negative raw weights of a Dale model instead of applying relu.
-    pub keep_negative_weights: bool,
-    /// Synaptic rise time (ms); 0 selects the single-exponential synapse.
-    pub tr_ms: f64,
-}
-
-/// How spiking trials are scored ([`RunConfig::scoring`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scoring {
-    /// First scored spiking step (steps of 0.05 ms, before down-sampling).
-    pub window_start_step: usize,
-    /// The step is the task's response window (else `window_start`).
-    pub from_task: bool,
-    /// The NoGo rule; `None` for tasks without NoGo trials.
-    pub nogo_rule: Option<NoGoRule>,
-}
-
-impl Scoring {
-    /// Start of the scored window in ms.
-    pub fn window_start_ms(&self) -> f64 {
-        self.window_start_step as f64 * SPIKING_DT_MS
-    }
-
-    /// In words, for reports and progress lines (no `|`: it goes into
-    /// Markdown tables).
-    pub fn describe(&self) -> String {
-        let how = if self.from_task {
-            "the task's window"
-        } else {
-            "--window-start"
-        };
-        let mut t = format!(
-            "from {} ms (spiking step {}, {how})",
-            self.window_start_ms(),
-            self.window_start_step
-        );
-        match self.nogo_rule {
-            Some(NoGoRule::Max) => {
-                t.push_str("; NoGo correct when max output < 0.3 (MATLAB's rule)")
-            }
-            Some(NoGoRule::Abs) => t.push_str("; NoGo correct when max abs(output) < 0.3"),
-            None => {}
-        }
-        t
-    }
-}
-
-/// Spiking evaluation, as on the command line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvalSection {
-    /// Fresh trials for the final evaluation.
-    pub trials: usize,
-}
+pub use scoring::{Scoring, ScoringPreset, WindowSource};
+pub use section::{
+    EvalFlags, EvalPatch, EvalSection, NetFlags, NetPatch, NetSection, SearchFlags, SearchPatch,
+    SearchSection, SpikeFlags, TrainFlags, TrainPatch, TrainSection,
+};
 
 /// The whole configuration of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,56 +61,116 @@ pub struct RunConfig {
     pub eval: EvalSection,
 }
 
+/// A partial run configuration as a TOML file may give it: only the keys it
+/// changes; unknown keys are errors.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunPatch {
+    /// Task name.
+    pub task: Option<String>,
+    /// Seed of every random draw.
+    pub seed: Option<u64>,
+    /// Networks `run` trains at most.
+    pub attempts: Option<usize>,
+    /// Spiking accuracy (fraction) that accepts a network.
+    pub target_accuracy: Option<f64>,
+    /// `[net]`.
+    pub net: NetPatch,
+    /// `[train]`.
+    pub train: TrainPatch,
+    /// `[search]`.
+    pub search: SearchPatch,
+    /// `[eval]`.
+    pub eval: EvalPatch,
+}
+
+impl RunPatch {
+    /// Parse TOML text; `path` names the file in errors, which also give
+    /// the line and the key.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|r| text[..r.start].matches('\n').count() + 1);
+            let what = line
+                .and_then(|l| text.lines().nth(l - 1))
+                .map(|t| format!(" (`{}`)", t.trim()))
+                .unwrap_or_default();
+            Error::Config {
+                path: path.to_path_buf(),
+                line,
+                msg: format!("{}{what}", e.message()),
+            }
+        })
+    }
+
+    /// Set in `c` every value this patch gives (not `task`).
+    pub fn apply(&self, c: &mut RunConfig) {
+        if let Some(s) = self.seed {
+            c.seed = s;
+        }
+        if let Some(a) = self.attempts {
+            c.attempts = a;
+        }
+        if self.target_accuracy.is_some() {
+            c.target_accuracy = self.target_accuracy;
+        }
+        self.net.apply(&mut c.net);
+        self.train.apply(&mut c.train);
+        self.search.apply(&mut c.search);
+        self.eval.apply(&mut c.eval);
+    }
+}
+
+/// Parse a name into one of the library's enums (activation, loss, weight
+/// distribution, NoGo rule, neuron model, scoring preset …), the one way
+/// strings become enums outside clap: case-insensitive, `-` read as `_`,
+/// through the enum's serde names (so TOML, `.mat` files and this agree).
+/// The error names `key` and lists the accepted names.
+///
+/// # Examples
+/// ```
+/// use spikernn::config::parse_name;
+/// use spikernn::rate::Activation;
+/// let a: Activation = parse_name("activation", "Clipped-ReLU").unwrap();
+/// assert_eq!(a, Activation::ClippedRelu);
+/// let e = parse_name::<Activation>("activation", "tanh").unwrap_err();
+/// assert!(e.to_string().contains("activation") && e.to_string().contains("sigmoid"));
+/// ```
+pub fn parse_name<T: DeserializeOwned>(key: &str, s: &str) -> Result<T> {
+    let norm = s.trim().to_ascii_lowercase().replace('-', "_");
+    let de: serde::de::value::StrDeserializer<serde::de::value::Error> =
+        norm.as_str().into_deserializer();
+    T::deserialize(de).map_err(|e| Error::param(key, e.to_string()))
+}
+
 impl RunConfig {
-    /// Defaults for `task` (the paper's settings: N = 200 for Go-NoGo and
-    /// XOR, N = 250 for Mante; trained taus 4–20 steps = 20–100 ms).
+    /// Defaults for `task`: the library's defaults (each defined once, in
+    /// [`section`]) with the paper's per-task settings: N = 250 for Mante,
+    /// 10 000 training trials for XOR and Mante.
+    ///
+    /// # Examples
+    /// ```
+    /// use spikernn::config::RunConfig;
+    /// let c = RunConfig::for_task("mante").unwrap();
+    /// assert_eq!((c.net.n, c.train.n_trials), (250, 10_000));
+    /// ```
     pub fn for_task(task: &str) -> Result<Self> {
         let t = task_by_name(task)?;
-        let (n, n_trials) = match t.name() {
-            "mante" => (250, 10_000),
-            "xor" => (200, 10_000),
-            _ => (200, 6000),
-        };
-        Ok(RunConfig {
+        let mut c = RunConfig {
             task: t.name().to_string(),
-            seed: 1,
+            seed: TrainConfig::default().seed,
             attempts: default_attempts(),
             target_accuracy: Some(default_target(t.name())),
-            net: NetSection {
-                n,
-                taus: vec![4.0, 20.0],
-                p_inh: 0.2,
-                p_rec: 0.2,
-                gain: 1.5,
-                som_n: 0,
-                dale: true,
-                w_dist: "gaus".into(),
-                act: "sigmoid".into(),
-            },
-            train: TrainSection {
-                n_trials,
-                eval_freq: 100,
-                eval_trials: 100,
-                lr: 0.01,
-                batch: 1,
-                loss: "l2".into(),
-                loss_threshold: 7.0,
-                acc_threshold: 0.95,
-            },
-            search: SearchSection {
-                lambdas: "20:75:5".into(),
-                trials: 100,
-                refine: true,
-                window_start: None,
-                nogo_rule: None,
-                downsample: 1,
-                neuron: "lif".into(),
-                initial_weights: false,
-                keep_negative_weights: false,
-                tr_ms: 2.0,
-            },
-            eval: EvalSection { trials: 200 },
-        })
+            net: NetSection::default(),
+            train: TrainSection::default(),
+            search: SearchSection::default(),
+            eval: EvalSection::default(),
+        };
+        match t.name() {
+            "mante" => (c.net.n, c.train.n_trials) = (250, 10_000),
+            "xor" => c.train.n_trials = 10_000,
+            _ => {}
+        }
+        Ok(c)
     }
 
     /// The spiking accuracy `run` aims for (see `target_accuracy`).
@@ -230,13 +182,13 @@ impl RunConfig {
     /// Defaults of `spikernn run` (and `spikernn config`): [`for_task`]
     /// except for Go-NoGo, which uses the network of the paper's Fig. S3
     /// (P_inh 0.33 with 20 SOM units, the settings of the reference model
-    /// in `tests/fixtures/tf_sst_go_nogo_N200.mat`) instead of SPEC §1's
-    /// generic P_inh 0.2 without SOM units. Measured here (seeds 1–10, N
-    /// 200, taus 4–20, coarse λ grid of 100 trials each): 8 of 10 such
-    /// networks reach ≥ 95 % spiking accuracy under the |output| < 0.3 NoGo
-    /// rule against 5 of 10 with the generic settings, whose failing NoGo
-    /// trials drift into the Go state. `spikernn train` keeps SPEC §1's
-    /// defaults.
+    /// in `tests/fixtures/tf_sst_go_nogo_N200.mat`) instead of the generic
+    /// P_inh 0.2 without SOM units (docs/model.md, "Rate network"). Measured
+    /// here (seeds 1–10, N 200, taus 4–20, coarse λ grid of 100 trials
+    /// each): 8 of 10 such networks reach ≥ 95 % spiking accuracy under the
+    /// |output| < 0.3 NoGo rule against 5 of 10 with the generic settings,
+    /// whose failing NoGo trials drift into the Go state. `spikernn train`
+    /// keeps the generic defaults.
     ///
     /// [`for_task`]: RunConfig::for_task
     pub fn for_run(task: &str) -> Result<Self> {
@@ -248,12 +200,23 @@ impl RunConfig {
         Ok(c)
     }
 
-    /// Read a TOML file; errors name the file.
-    pub fn load(path: &Path) -> Result<Self> {
+    /// Read a TOML file that gives only what it changes: [`for_run`] of its
+    /// `task` (else of `task`, else Go-NoGo), then the file's values. Errors
+    /// name the file, the line and the key.
+    ///
+    /// [`for_run`]: RunConfig::for_run
+    pub fn load(path: &Path, task: Option<&str>) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let cfg: RunConfig = toml::from_str(&text)
-            .map_err(|e| Error::param("config", format!("{}: {}", path.display(), e.message())))?;
-        cfg.validate()?;
+        let patch = RunPatch::parse(&text, path)?;
+        let in_file = |e: Error| Error::Config {
+            path: path.to_path_buf(),
+            line: None,
+            msg: e.to_string(),
+        };
+        let name = patch.task.as_deref().or(task).unwrap_or("go-nogo");
+        let mut cfg = Self::for_run(name).map_err(in_file)?;
+        patch.apply(&mut cfg);
+        cfg.validate().map_err(in_file)?;
         Ok(cfg)
     }
 
@@ -268,33 +231,51 @@ impl RunConfig {
     }
 
     /// The task as the spiking search and evaluation score it: [`task`]
-    /// with `search.nogo_rule` applied.
+    /// with the NoGo rule of [`scoring`] applied.
     ///
     /// [`task`]: RunConfig::task
+    /// [`scoring`]: RunConfig::scoring
     pub fn scoring_task(&self) -> Result<Box<dyn Task>> {
-        task_with_nogo_rule(&self.task, self.nogo_rule()?)
+        task_with_nogo_rule(&self.task, self.nogo_rule())
     }
 
-    /// `search.nogo_rule`, parsed (absent: [`NoGoRule::Abs`]).
-    fn nogo_rule(&self) -> Result<NoGoRule> {
-        match &self.search.nogo_rule {
-            Some(r) => r.parse(),
-            None => Ok(NoGoRule::Abs),
-        }
+    /// `search.nogo_rule`, else the preset's.
+    fn nogo_rule(&self) -> crate::task::NoGoRule {
+        self.search
+            .nogo_rule
+            .unwrap_or_else(|| self.search.scoring.nogo_rule())
     }
 
-    /// How the spiking search and evaluation score trials.
+    /// How the spiking search and evaluation score trials: the preset, with
+    /// `window_start` and `nogo_rule` overriding its parts.
+    ///
+    /// # Examples
+    /// ```
+    /// use spikernn::config::{RunConfig, ScoringPreset};
+    /// let mut c = RunConfig::for_task("go-nogo").unwrap();
+    /// assert_eq!(c.scoring().unwrap().window_start_step, 10_000);
+    /// c.search.scoring = ScoringPreset::Strict;
+    /// assert_eq!(c.scoring().unwrap().window_start_step, 7_500);
+    /// ```
     pub fn scoring(&self) -> Result<Scoring> {
-        let task = self.scoring_task()?;
+        let task = self.task()?;
+        let preset = self.search.scoring;
+        let (window_start_step, window) = match (
+            self.search.window_start,
+            preset.window_start_step(task.name()),
+        ) {
+            (Some(w), _) => (w, WindowSource::Override),
+            (None, Some(w)) => (w, WindowSource::Preset),
+            (None, None) => (
+                task.response_start() * SPIKING_STEPS_PER_RATE_STEP,
+                WindowSource::Task,
+            ),
+        };
         Ok(Scoring {
-            window_start_step: self
-                .search
-                .window_start
-                .unwrap_or(task.response_start() * SPIKING_STEPS_PER_RATE_STEP),
-            from_task: self.search.window_start.is_none(),
-            nogo_rule: (task.name() == "go-nogo")
-                .then(|| self.nogo_rule())
-                .transpose()?,
+            preset,
+            window_start_step,
+            window,
+            nogo_rule: (task.name() == "go-nogo").then(|| self.nogo_rule()),
         })
     }
 
@@ -307,9 +288,9 @@ impl RunConfig {
             p_rec: n.p_rec,
             gain: n.gain,
             som_n: n.som_n,
-            w_dist: WeightDist::parse(&n.w_dist)?,
+            w_dist: n.w_dist,
             dale: n.dale,
-            activation: Activation::parse(&n.act)?,
+            activation: n.act,
             taus: Taus::from_slice(&n.taus)?,
         };
         cfg.validate()?;
@@ -325,7 +306,7 @@ impl RunConfig {
             eval_trials: t.eval_trials,
             lr: t.lr,
             batch: t.batch,
-            loss: Loss::parse(&t.loss)?,
+            loss: t.loss,
             loss_threshold: t.loss_threshold,
             acc_threshold: t.acc_threshold,
             seed: self.seed,
@@ -337,20 +318,10 @@ impl RunConfig {
     /// Conversion options of the spiking network.
     pub fn conversion(&self) -> Result<ConversionOptions> {
         let s = &self.search;
-        let neuron = match s.neuron.to_ascii_lowercase().as_str() {
-            "lif" => NeuronModel::Lif,
-            "qif" => NeuronModel::Qif,
-            o => {
-                return Err(Error::param(
-                    "neuron",
-                    format!("unknown neuron model '{o}' (expected lif or qif)"),
-                ))
-            }
-        };
         Ok(ConversionOptions {
             use_initial_weights: s.initial_weights,
             keep_negative_weights: s.keep_negative_weights,
-            neuron: LifParams::for_model(neuron),
+            neuron: LifParams::for_model(s.neuron),
             tr_ms: s.tr_ms,
         })
     }
@@ -369,7 +340,7 @@ impl RunConfig {
             n_trials: s.trials,
             seed: self.seed,
             downsample: s.downsample,
-            window_start_override: s.window_start,
+            window_start_override: self.scoring()?.window_start_override(),
             refine: s.refine,
             conversion: self.conversion()?,
             ..SearchOptions::default()
@@ -385,7 +356,7 @@ impl RunConfig {
             n_trials: self.eval.trials,
             seed: self.seed,
             downsample: self.search.downsample,
-            window_start_override: self.search.window_start,
+            window_start_override: self.scoring()?.window_start_override(),
             conversion: self.conversion()?,
         })
     }
