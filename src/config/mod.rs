@@ -468,4 +468,90 @@ mod tests {
         s = s.replace("[net]", "[net]\nbogus = 1");
         assert!(toml::from_str::<RunConfig>(&s).is_err());
     }
+
+    fn write(dir: &Path, text: &str) -> std::path::PathBuf {
+        let p = dir.join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_file_needs_only_what_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "task = \"xor\"\n[net]\nn = 50\n[search]\nact_unused = 1\n",
+        );
+        let e = RunConfig::load(&p, None).unwrap_err().to_string();
+        assert!(
+            e.contains("c.toml, line 4") && e.contains("act_unused"),
+            "{e}"
+        );
+        let p = write(dir.path(), "task = \"xor\"\n[net]\nn = 50\n");
+        let c = RunConfig::load(&p, None).unwrap();
+        let mut want = RunConfig::for_run("xor").unwrap();
+        want.net.n = 50;
+        assert_eq!(c, want);
+        // Without `task`, the caller's task; Go-NoGo's run defaults apply.
+        let p = write(dir.path(), "[search]\nscoring = \"strict\"\n");
+        let c = RunConfig::load(&p, Some("go-nogo")).unwrap();
+        assert_eq!((c.net.p_inh, c.net.som_n), (0.33, 20));
+        assert_eq!(c.search.scoring, ScoringPreset::Strict);
+    }
+
+    #[test]
+    fn bad_values_name_the_key_the_file_and_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("[net]\nn = \"many\"\n", "line 2", "n = \"many\""),
+            ("[net]\nact = \"tanh\"\n", "line 2", "tanh"),
+            ("seed = 1\n[train]\nlr = 0.0\n", "c.toml", "invalid lr"),
+        ];
+        for (text, at, what) in cases {
+            let p = write(dir.path(), text);
+            let e = RunConfig::load(&p, None).unwrap_err().to_string();
+            assert!(e.contains(at) && e.contains(what), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn patches_apply_only_what_they_give() {
+        let mut c = RunConfig::for_task("go-nogo").unwrap();
+        let flags = NetFlags {
+            p_inh: Some(0.4),
+            dale: Some(false),
+            ..NetFlags::default()
+        };
+        flags.apply(&mut c.net);
+        let mut want = RunConfig::for_task("go-nogo").unwrap();
+        (want.net.p_inh, want.net.dale) = (0.4, false);
+        assert_eq!(c, want);
+        let spike = SpikeFlags {
+            window_start: Some(123),
+            ..SpikeFlags::default()
+        };
+        spike.apply(&mut c.search);
+        assert_eq!(c.search.window_start, Some(123));
+        assert!(c.to_toml().contains("window_start = 123"));
+        assert!(!RunConfig::for_task("xor")
+            .unwrap()
+            .to_toml()
+            .contains("window_start"));
+    }
+
+    #[test]
+    fn names_become_enums_one_way() {
+        use crate::rate::{Activation, WeightDist};
+        use crate::task::NoGoRule;
+        assert_eq!(Activation::parse("relu").unwrap(), Activation::ClippedRelu);
+        assert_eq!(WeightDist::parse("Gaussian").unwrap(), WeightDist::Gaus);
+        assert_eq!("MAX".parse::<NoGoRule>().unwrap(), NoGoRule::Max);
+        let e = parse_name::<ScoringPreset>("scoring", "loose")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("invalid scoring") && e.contains("paper") && e.contains("strict"),
+            "{e}"
+        );
+    }
 }

@@ -4,8 +4,8 @@
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 
-use crate::task::NoGoRule;
-use crate::units::SPIKING_DT_MS;
+use crate::task::{NoGoRule, Task};
+use crate::units::{spiking_steps_per_rate_step, SPIKING_DT_MS};
 
 /// A scoring protocol of the spiking search and evaluation. Rate training
 /// and its stopping rule are the same under both.
@@ -116,6 +116,21 @@ impl Scoring {
         (self.window != WindowSource::Task).then_some(self.window_start_step)
     }
 
+    /// Whether a spiking output trace `out` (one sample per spiking step of
+    /// 0.05 ms × `downsample`) of a trial of type `kind` is correct: scored
+    /// from [`window_start_step`] under this window, or the task's own
+    /// window. `task` must carry the NoGo rule
+    /// ([`super::RunConfig::scoring_task`]).
+    ///
+    /// [`window_start_step`]: Scoring::window_start_step
+    pub fn is_correct(&self, task: &dyn Task, kind: usize, out: &[f64], downsample: usize) -> bool {
+        let d = downsample.max(1);
+        match self.window_start_override() {
+            Some(w) => task.is_correct(kind, &out[(w / d).min(out.len())..]),
+            None => task.score(kind, out, spiking_steps_per_rate_step(d)),
+        }
+    }
+
     /// In words, for reports and progress lines (no `|`: it goes into
     /// Markdown tables).
     ///
@@ -145,5 +160,73 @@ impl Scoring {
             None => {}
         }
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{RunConfig, ScoringPreset};
+
+    /// A Go-NoGo output trace of 20 000 spiking steps (1000 ms), 0 except
+    /// `v` over steps [from, to).
+    fn trace(from: usize, to: usize, v: f64) -> Vec<f64> {
+        let mut o = vec![0.0; 20_000];
+        o[from..to].iter_mut().for_each(|x| *x = v);
+        o
+    }
+
+    /// (strict, paper) verdicts of a trace of kind `kind` (0 go, 1 nogo).
+    fn both(kind: usize, out: &[f64]) -> (bool, bool) {
+        let verdict = |p: ScoringPreset| {
+            let mut c = RunConfig::for_task("go-nogo").unwrap();
+            c.search.scoring = p;
+            let task = c.scoring_task().unwrap();
+            c.scoring().unwrap().is_correct(task.as_ref(), kind, out, 1)
+        };
+        (
+            verdict(ScoringPreset::Strict),
+            verdict(ScoringPreset::Paper),
+        )
+    }
+
+    #[test]
+    fn presets_differ_exactly_where_windows_and_rules_differ() {
+        // Strict scores from step 7500 (response window 75 rate steps × 100)
+        // with |o| < 0.3; paper from step 10 000 with o < 0.3.
+        assert_eq!(both(1, &trace(0, 0, 0.0)), (true, true));
+        assert_eq!(both(1, &trace(8000, 9000, -0.5)), (false, true));
+        assert_eq!(both(1, &trace(8000, 9000, 0.5)), (false, true));
+        assert_eq!(both(1, &trace(12_000, 13_000, -0.5)), (false, true));
+        assert_eq!(both(1, &trace(12_000, 13_000, 0.5)), (false, false));
+        assert_eq!(both(1, &trace(7000, 7400, 0.5)), (true, true));
+        // Go: max o > 0.7 inside the window.
+        assert_eq!(both(0, &trace(8000, 9000, 0.8)), (true, false));
+        assert_eq!(both(0, &trace(12_000, 13_000, 0.8)), (true, true));
+        assert_eq!(both(0, &trace(5000, 7000, 0.8)), (false, false));
+    }
+
+    #[test]
+    fn overrides_replace_single_parts_of_the_preset() {
+        let mut c = RunConfig::for_task("go-nogo").unwrap();
+        c.search.window_start = Some(8000);
+        let s = c.scoring().unwrap();
+        assert_eq!(s.window_start_step, 8000);
+        assert_eq!(s.nogo_rule, Some(crate::task::NoGoRule::Max));
+        c.search.nogo_rule = Some(crate::task::NoGoRule::Abs);
+        assert_eq!(
+            c.scoring().unwrap().nogo_rule,
+            Some(crate::task::NoGoRule::Abs)
+        );
+        let j = serde_json::to_value(c.scoring().unwrap()).unwrap();
+        assert_eq!(j["preset"], "paper");
+        assert_eq!(j["window"], "override");
+        assert_eq!(j["window_start_ms"], 400.0);
+        assert_eq!(j["nogo_rule"], "abs");
+        // XOR has no NoGo trials; its strict window is 200 rate steps.
+        let mut x = RunConfig::for_task("xor").unwrap();
+        x.search.scoring = ScoringPreset::Strict;
+        let s = x.scoring().unwrap();
+        assert_eq!((s.window_start_step, s.nogo_rule), (20_000, None));
+        assert_eq!(s.window_start_override(), None);
     }
 }

@@ -54,7 +54,10 @@ pub fn cmd_simulate(a: &SimulateArgs, quiet: bool) -> Result<()> {
     ];
     let vars = sim_vars(&model, &sim, lambda, trial_vars);
     mat::write(&a.out, &vars)?;
-    let correct = scored(&c, task.as_ref(), kind, &sim)?;
+    let scoring_task = c.scoring_task()?;
+    let correct =
+        c.scoring()?
+            .is_correct(scoring_task.as_ref(), kind, &sim.out, c.search.downsample);
     println!(
         "{} trial at lambda {lambda}: {} spikes, E {:.2} Hz, I {:.2} Hz, {}; wrote {}",
         task.trial_types()[kind],
@@ -102,20 +105,6 @@ fn opto(a: &SimulateArgs, n: usize) -> Result<Opto> {
     })
 }
 
-/// Whether the trial is correct under the configured scoring (window and
-/// NoGo rule of the preset and its overrides).
-fn scored(c: &RunConfig, task: &dyn Task, kind: usize, sim: &SimResult) -> Result<bool> {
-    let scoring_task = c.scoring_task()?;
-    debug_assert_eq!(scoring_task.name(), task.name());
-    Ok(match c.scoring()?.window_start_override() {
-        Some(w) => {
-            let start = (w / c.search.downsample.max(1)).min(sim.out.len());
-            scoring_task.is_correct(kind, &sim.out[start..])
-        }
-        None => scoring_task.score(kind, &sim.out, steps_per_rate(c.search.downsample)),
-    })
-}
-
 /// The variables of the output file (spikes, output, rates …), in the
 /// order of earlier versions, with the trial's `u`, `task`, `trial_type`.
 fn sim_vars(model: &RateModel, sim: &SimResult, lambda: f64, trial: [MatVar; 3]) -> Vec<MatVar> {
@@ -159,8 +148,4 @@ fn sim_vars(model: &RateModel, sim: &SimResult, lambda: f64, trial: [MatVar; 3])
         vars.push(MatVar::f64_matrix("IPSC", n, nt, col_major(m)));
     }
     vars
-}
-
-fn steps_per_rate(downsample: usize) -> usize {
-    spikernn::units::spiking_steps_per_rate_step(downsample.max(1))
 }
