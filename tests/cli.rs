@@ -536,6 +536,9 @@ fn run_retrains_until_the_target_and_keeps_every_attempt() {
     }
 }
 
+/// A search of one λ (30) on 2 trials.
+const ONE_LAMBDA: [&str; 5] = ["--lambdas", "30", "--trials", "2", "--no-refine"];
+
 /// `train` with a tiny budget (N = 10, 10 trials) and `extra` flags, run in `cwd`.
 fn tiny_train(cwd: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -604,15 +607,7 @@ fn results_go_to_stdout_and_progress_to_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let m = tiny_model(dir.path(), "m.mat", "1");
     let ms = m.to_str().unwrap();
-    let r = run(&[
-        "search",
-        ms,
-        "--lambdas",
-        "30",
-        "--trials",
-        "2",
-        "--no-refine",
-    ]);
+    let r = run(&[&["search", ms][..], &ONE_LAMBDA].concat());
     assert!(r.status.success(), "{}", stderr(&r));
     let out = String::from_utf8_lossy(&r.stdout);
     assert!(out.contains("best lambda 30"), "{out}");
@@ -637,16 +632,7 @@ fn scoring_presets_are_named_in_the_json() {
     let dir = tempfile::tempdir().unwrap();
     let m = tiny_model(dir.path(), "m.mat", "1");
     let ms = m.to_str().unwrap();
-    let base = [
-        "search",
-        ms,
-        "--lambdas",
-        "30",
-        "--trials",
-        "2",
-        "--no-refine",
-        "--json",
-    ];
+    let base = [&["search", ms][..], &ONE_LAMBDA, &["--json"]].concat();
     // (preset flags, window_start_step, window, nogo_rule)
     let cases: [(&[&str], u64, &str, &str); 4] = [
         (&[], 10_000, "preset", "max"),
@@ -660,7 +646,7 @@ fn scoring_presets_are_named_in_the_json() {
         ),
     ];
     for (flags, step, window, rule) in cases {
-        let mut args = base.to_vec();
+        let mut args = base.clone();
         args.extend_from_slice(flags);
         let r = run(&args);
         assert!(r.status.success(), "{}", stderr(&r));

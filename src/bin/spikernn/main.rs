@@ -16,7 +16,7 @@ use clap::FromArgMatches;
 use serde_json::json;
 
 use args::{Cli, Cmd, EvalArgs, PlotArgs, RunArgs, SearchArgs, TrainArgs};
-use spikernn::config::{parse_lambdas, RunConfig, ScoringPreset};
+use spikernn::config::{parse_lambdas, RunConfig, RunPatch, ScoringPreset};
 use spikernn::io::mat;
 use spikernn::io::model_file;
 use spikernn::observe::Observer;
@@ -326,11 +326,13 @@ fn run_config(a: &RunArgs) -> Result<RunConfig> {
         }
         None => RunConfig::for_run(a.task.as_deref().unwrap_or("go-nogo"))?,
     };
-    c.seed = a.seed.unwrap_or(c.seed);
-    c.attempts = a.attempts.unwrap_or(c.attempts);
-    if a.target_accuracy.is_some() {
-        c.target_accuracy = a.target_accuracy;
-    }
+    let top = RunPatch {
+        seed: a.seed,
+        attempts: a.attempts,
+        target_accuracy: a.target_accuracy,
+        ..RunPatch::default()
+    };
+    top.apply(&mut c);
     a.net.apply(&mut c.net);
     a.train.apply(&mut c.train);
     a.search.apply(&mut c.search);
