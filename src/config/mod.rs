@@ -239,11 +239,15 @@ impl RunConfig {
         task_with_nogo_rule(&self.task, self.nogo_rule())
     }
 
-    /// `search.nogo_rule`, else the preset's.
+    /// `search.nogo_rule`, else the preset's (tasks without NoGo trials
+    /// keep the default rule; an explicit `max` for them is an error of
+    /// [`task_with_nogo_rule`]).
     fn nogo_rule(&self) -> crate::task::NoGoRule {
-        self.search
-            .nogo_rule
-            .unwrap_or_else(|| self.search.scoring.nogo_rule())
+        let preset = match self.task.as_str() {
+            "go-nogo" => self.search.scoring.nogo_rule(),
+            _ => crate::task::NoGoRule::default(),
+        };
+        self.search.nogo_rule.unwrap_or(preset)
     }
 
     /// How the spiking search and evaluation score trials: the preset, with
@@ -537,6 +541,22 @@ mod tests {
             .unwrap()
             .to_toml()
             .contains("window_start"));
+    }
+
+    #[test]
+    fn every_task_validates_under_every_preset() {
+        for t in crate::task::TASK_NAMES {
+            for p in ScoringPreset::ALL {
+                let mut c = RunConfig::for_run(t).unwrap();
+                c.search.scoring = p;
+                c.validate().unwrap();
+                let want = p.window_start_step(t).is_some();
+                assert_eq!(
+                    c.search_options().unwrap().window_start_override.is_some(),
+                    want
+                );
+            }
+        }
     }
 
     #[test]

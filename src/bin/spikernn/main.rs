@@ -133,13 +133,13 @@ fn cmd_train(a: &TrainArgs, quiet: bool) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("models/{}.mat", task.name())));
+    check_writable(&out, "out")?;
     if out.exists() && !a.force {
         bail!(
             "invalid out: {} exists; pass --force to overwrite it or --out another file",
             out.display()
         );
     }
-    check_writable(&out, "out")?;
     let obs = progress::Cli::new(quiet || a.json);
     let r = train::train(&net, &cfg, task.as_ref(), &obs)?;
     model_file::save_model(&out, &r.model)?;
@@ -459,9 +459,9 @@ fn main() {
         Cmd::Config(a) => cmd_config(&a.task),
         Cmd::Tasks => cmd_tasks(),
         Cmd::Completions { shell } => {
-            let mut cmd = help::command();
-            clap_complete::generate(*shell, &mut cmd, "spikernn", &mut std::io::stdout());
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut help::command(), "spikernn", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script).context("stdout")
         }
     };
     if let Err(e) = r {
