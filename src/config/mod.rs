@@ -488,7 +488,7 @@ mod tests {
         );
         let e = RunConfig::load(&p, None).unwrap_err().to_string();
         assert!(
-            e.contains("c.toml, line 4") && e.contains("act_unused"),
+            e.contains("c.toml, line 5") && e.contains("act_unused"),
             "{e}"
         );
         let p = write(dir.path(), "task = \"xor\"\n[net]\nn = 50\n");
