@@ -15,14 +15,26 @@ pub enum Error {
         msg: String,
     },
 
-    /// Reading or writing a file failed at the OS level.
-    #[error("{}: {source}", path.display())]
+    /// Reading or writing a file failed at the OS level. (The OS error is
+    /// part of the message, not an error `source`, so that printing the
+    /// chain — anyhow's `{:#}` — does not repeat it.)
+    #[error("{}: {err}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The OS error.
-        #[source]
-        source: std::io::Error,
+        err: std::io::Error,
+    },
+
+    /// A configuration file is malformed or holds a bad value.
+    #[error("{}{}: {msg}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Config {
+        /// The TOML file.
+        path: PathBuf,
+        /// The line at fault (1-based), when known.
+        line: Option<usize>,
+        /// What is wrong; names the key.
+        msg: String,
     },
 
     /// A `.mat` file is malformed or cannot be parsed.
@@ -106,7 +118,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            err: source,
         }
     }
 }

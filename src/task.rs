@@ -99,7 +99,7 @@ pub struct GoNoGo {
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum NoGoRule {
-    /// max |o| < θ over the window (SPEC §2, the TensorFlow training code).
+    /// max |o| < θ over the window (docs/model.md, "Tasks"; the TensorFlow training code).
     #[default]
     Abs,
     /// max o < θ (the original MATLAB `lambda_grid_search.m`): negative
@@ -120,14 +120,7 @@ impl NoGoRule {
 impl std::str::FromStr for NoGoRule {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "abs" => Ok(NoGoRule::Abs),
-            "max" => Ok(NoGoRule::Max),
-            o => Err(Error::param(
-                "nogo-rule",
-                format!("'{o}' (expected abs or max)"),
-            )),
-        }
+        crate::config::parse_name("nogo-rule", s)
     }
 }
 

@@ -91,7 +91,7 @@ fn bad_train_flags_name_the_flag_and_leave_nothing() {
         (vec!["--p-inh", "-0.1"], "p-inh"),
         (vec!["--taus", "20", "4"], "taus"),
         (vec!["--lr", "0"], "lr"),
-        (vec!["--act", "tanh"], "activation"),
+        (vec!["--act", "tanh"], "act"),
     ];
     for (flags, name) in cases {
         let mut args = vec!["train", "--out", o];
@@ -356,6 +356,14 @@ fn simulate_writes_spikes_and_output() {
         out.to_str().unwrap(),
     ]);
     assert!(error_line(&r).contains("trial-type"));
+    // Missing parent directories are created, and said so on stderr.
+    let nested = dir.path().join("new/dir/s.mat");
+    let args = ["simulate", m.to_str().unwrap(), "--lambda", "30", "--out"];
+    let r = bin().args(args).arg(&nested).output().unwrap();
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(nested.exists());
+    assert!(stderr(&r).contains("created directory"), "{}", stderr(&r));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("trial at lambda 30"));
 }
 
 #[test]
@@ -441,6 +449,8 @@ fn run_retrains_until_the_target_and_keeps_every_attempt() {
             "2",
             "--target-accuracy",
             "1.0",
+            "--scoring",
+            "strict",
             "--json",
         ],
     ));
@@ -523,5 +533,227 @@ fn run_retrains_until_the_target_and_keeps_every_attempt() {
         let line = error_line(&r);
         assert!(line.contains(&flag[2..]), "{line}");
         assert!(!dir.path().join("bad").exists());
+    }
+}
+
+/// A search of one λ (30) on 2 trials.
+const ONE_LAMBDA: [&str; 5] = ["--lambdas", "30", "--trials", "2", "--no-refine"];
+
+/// `train` with a tiny budget (N = 10, 10 trials) and `extra` flags, run in `cwd`.
+fn tiny_train(cwd: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--n",
+        "10",
+        "--n-trials",
+        "10",
+        "--eval-freq",
+        "5",
+        "--eval-trials",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    bin()
+        .current_dir(cwd)
+        .args(&args)
+        .output()
+        .expect("spawn spikernn")
+}
+
+#[test]
+fn train_guards_its_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Default path names the task; its directory is created and said so.
+    let o = tiny_train(dir.path(), &["--task", "xor", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let made = dir.path().join("models/xor.mat");
+    assert!(made.exists());
+    assert!(
+        stderr(&o).contains("created directory models"),
+        "{}",
+        stderr(&o)
+    );
+    // The summary is a result: stdout. With --quiet, stderr has no progress.
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("saved models/xor.mat"), "{out}");
+    // An existing file is refused without --force, and left as it was.
+    let before = std::fs::read(&made).unwrap();
+    let o = tiny_train(dir.path(), &["--task", "xor", "--seed", "2"]);
+    let line = error_line(&o);
+    assert!(
+        line.contains("exists") && line.contains("--force"),
+        "{line}"
+    );
+    assert_eq!(std::fs::read(&made).unwrap(), before);
+    let o = tiny_train(dir.path(), &["--task", "xor", "--seed", "2", "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(std::fs::read(&made).unwrap(), before);
+    // A directory as --out is found before training starts.
+    for bad in ["dir-not-file/", "models"] {
+        let t0 = std::time::Instant::now();
+        let o = bin()
+            .current_dir(dir.path())
+            .args(["train", "--n", "10", "--out", bad])
+            .output()
+            .unwrap();
+        let line = error_line(&o);
+        assert!(
+            line.contains("invalid out") && line.contains("directory"),
+            "{line}"
+        );
+        assert!(t0.elapsed().as_secs() < 20, "trained before failing");
+    }
+    assert!(!dir.path().join("dir-not-file").exists());
+}
+
+#[test]
+fn results_go_to_stdout_and_progress_to_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = tiny_model(dir.path(), "m.mat", "1");
+    let ms = m.to_str().unwrap();
+    let r = run(&[&["search", ms][..], &ONE_LAMBDA].concat());
+    assert!(r.status.success(), "{}", stderr(&r));
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(out.contains("best lambda 30"), "{out}");
+    let r = run(&["--quiet", "eval", ms, "--trials", "4"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        out.contains("lambda 30: accuracy") && out.contains("4 trials"),
+        "{out}"
+    );
+    assert!(out.contains("paper scoring"), "{out}");
+    assert_eq!(stderr(&r), "", "quiet eval printed on stderr");
+    // --json: stdout is exactly one JSON object.
+    let r = run(&["eval", ms, "--trials", "4", "--json"]);
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(out.trim().lines().count(), 1, "{out}");
+    assert_eq!(last_json(&r)["scoring"]["preset"], "paper");
+}
+
+#[test]
+fn scoring_presets_are_named_in_the_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = tiny_model(dir.path(), "m.mat", "1");
+    let ms = m.to_str().unwrap();
+    let base = [&["search", ms][..], &ONE_LAMBDA, &["--json"]].concat();
+    // (preset flags, window_start_step, window, nogo_rule)
+    let cases: [(&[&str], u64, &str, &str); 4] = [
+        (&[], 10_000, "preset", "max"),
+        (&["--scoring", "paper"], 10_000, "preset", "max"),
+        (&["--scoring", "strict"], 7500, "task", "abs"),
+        (
+            &["--scoring", "strict", "--window-start", "9000"],
+            9000,
+            "override",
+            "abs",
+        ),
+    ];
+    for (flags, step, window, rule) in cases {
+        let mut args = base.clone();
+        args.extend_from_slice(flags);
+        let r = run(&args);
+        assert!(r.status.success(), "{}", stderr(&r));
+        let s = &last_json(&r)["scoring"];
+        assert_eq!(s["window_start_step"], step, "{flags:?}: {s}");
+        assert_eq!(s["window_start_ms"], step as f64 * 0.05, "{s}");
+        assert_eq!(
+            (s["window"].as_str(), s["nogo_rule"].as_str()),
+            (Some(window), Some(rule))
+        );
+        let preset = if flags.contains(&"strict") {
+            "strict"
+        } else {
+            "paper"
+        };
+        assert_eq!(s["preset"], preset, "{s}");
+    }
+}
+
+#[test]
+fn errors_name_their_cause_once() {
+    let r = run(&["eval", "nonexistent.mat"]);
+    let line = error_line(&r);
+    assert!(line.contains("nonexistent.mat"), "{line}");
+    assert_eq!(line.matches("os error 2").count(), 1, "{line}");
+    // A negative count is a range error naming the flag, on one line.
+    let r = run(&["train", "--n", "-5"]);
+    let line = error_line(&r);
+    assert!(line.contains("--n") && line.contains("≥ 0"), "{line}");
+    assert_eq!(stderr(&r).trim().lines().count(), 1, "{}", stderr(&r));
+    // search --all names a failing file once.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.mat");
+    std::fs::write(&bad, b"not a mat file").unwrap();
+    let r = run(&[
+        "search",
+        "--all",
+        dir.path().to_str().unwrap(),
+        "--trials",
+        "2",
+    ]);
+    assert!(!r.status.success());
+    let e = stderr(&r);
+    let line = e
+        .lines()
+        .find(|l| l.contains("bad.mat"))
+        .expect("bad.mat named");
+    assert_eq!(line.matches("bad.mat").count(), 1, "{line}");
+}
+
+#[test]
+fn config_files_give_only_what_they_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.toml");
+    // Only task and n: accepted (the rest is xor's defaults); --n-trials 0
+    // then fails validation, which shows the file was read.
+    std::fs::write(&f, "task = \"xor\"\n[net]\nn = 30\n").unwrap();
+    let out = dir.path().join("r");
+    let (fs, os) = (f.to_str().unwrap(), out.to_str().unwrap());
+    let r = run(&["run", "--config", fs, "--out", os, "--n-trials", "0"]);
+    assert!(error_line(&r).contains("n-trials") || error_line(&r).contains("n_trials"));
+    // An unknown key names the file, the line and the key.
+    std::fs::write(&f, "task = \"xor\"\n[net]\nn = 30\nbogus = 1\n").unwrap();
+    let r = run(&["run", "--config", fs, "--out", os]);
+    let line = error_line(&r);
+    assert!(
+        line.contains("c.toml, line 4") && line.contains("bogus"),
+        "{line}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn help_tasks_and_completions() {
+    let r = run(&["run", "--help"]);
+    let h = String::from_utf8_lossy(&r.stdout);
+    assert!(h.contains("[default: go-nogo 0.33, xor/mante 0.2]"), "{h}");
+    assert!(h.contains("[default: go-nogo 20, xor/mante 0]"), "{h}");
+    assert!(h.contains("[default: go-nogo/xor 200, mante 250]"), "{h}");
+    assert!(h.contains("[default: paper]") && !h.contains("SPEC"), "{h}");
+    let r = run(&["train", "--help"]);
+    let h = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        h.contains("[default: 0.2]") && h.contains("models/<task>.mat"),
+        "{h}"
+    );
+    let r = run(&["tasks"]);
+    let t = String::from_utf8_lossy(&r.stdout);
+    for s in [
+        "go-nogo:",
+        "xor:",
+        "mante:",
+        "strict scoring: from 375 ms",
+        "paper scoring: from 1300 ms",
+    ] {
+        assert!(t.contains(s), "{s}: {t}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let r = run(&["completions", shell]);
+        assert!(r.status.success(), "{}", stderr(&r));
+        assert!(
+            String::from_utf8_lossy(&r.stdout).contains("p-inh"),
+            "{shell}"
+        );
     }
 }

@@ -15,7 +15,7 @@ mod metrics;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
@@ -311,10 +311,5 @@ fn write_metrics(paths: &RunPaths, m: &RunMetrics) -> Result<()> {
 /// JSON: `{"window_start_step": 7500, "window_start_ms": 375.0, "window":
 /// "task" | "override", "nogo_rule": "abs" | "max" | null}`.
 pub fn scoring_json(cfg: &RunConfig) -> Result<Value> {
-    let s = cfg.scoring()?;
-    Ok(json!({
-        "window_start_step": s.window_start_step, "window_start_ms": s.window_start_ms(),
-        "window": if s.from_task { "task" } else { "override" },
-        "nogo_rule": s.nogo_rule.map(|r| r.name()),
-    }))
+    Ok(to_json(&cfg.scoring()?))
 }

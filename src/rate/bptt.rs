@@ -29,7 +29,7 @@ use rand::RngCore;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::rate::RateModel;
 use crate::task::Trial;
 
@@ -47,14 +47,7 @@ pub enum Loss {
 impl Loss {
     /// Parse `l1` / `l2`.
     pub fn parse(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "l2" => Ok(Loss::L2),
-            "l1" => Ok(Loss::L1),
-            o => Err(Error::param(
-                "loss",
-                format!("unknown loss '{o}' (expected l1 or l2)"),
-            )),
-        }
+        crate::config::parse_name("loss", s)
     }
     /// The name (`l1`, `l2`).
     pub fn name(self) -> &'static str {

@@ -21,6 +21,7 @@ pub enum Activation {
     Sigmoid,
     /// min(max(x, 0), 20).
     #[cfg_attr(feature = "cli", value(name = "clipped_relu", alias = "relu"))]
+    #[serde(alias = "relu")]
     ClippedRelu,
     /// min(ln(1 + e^x), 20).
     Softplus,
@@ -37,15 +38,7 @@ impl Activation {
     }
     /// Parse a name (`sigmoid`, `clipped_relu`, `softplus`).
     pub fn parse(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "sigmoid" => Ok(Activation::Sigmoid),
-            "clipped_relu" | "relu" => Ok(Activation::ClippedRelu),
-            "softplus" => Ok(Activation::Softplus),
-            o => Err(Error::param(
-                "activation",
-                format!("unknown activation '{o}' (expected sigmoid, clipped_relu or softplus)"),
-            )),
-        }
+        crate::config::parse_name("activation", s)
     }
     /// phi(x).
     #[inline]
@@ -106,6 +99,7 @@ fn softplus(x: f64) -> f64 {
 #[serde(rename_all = "snake_case")]
 pub enum WeightDist {
     /// N(0, 1) · gain / sqrt(N · P_rec).
+    #[serde(alias = "gauss", alias = "gaussian")]
     Gaus,
     /// Gamma(shape 2, scale 0.003).
     Gamma,
@@ -114,14 +108,7 @@ pub enum WeightDist {
 impl WeightDist {
     /// Parse `gaus` / `gamma`.
     pub fn parse(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "gaus" | "gauss" | "gaussian" => Ok(WeightDist::Gaus),
-            "gamma" => Ok(WeightDist::Gamma),
-            o => Err(Error::param(
-                "w-dist",
-                format!("unknown weight distribution '{o}' (expected gaus or gamma)"),
-            )),
-        }
+        crate::config::parse_name("w-dist", s)
     }
 }
 

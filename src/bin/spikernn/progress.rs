@@ -43,6 +43,11 @@ impl Cli {
         }
     }
 
+    /// Progress is silenced (`--quiet` or `--json`).
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// A status line: above the bar on a terminal, plain in a log.
     fn line(&self, text: String) {
         if self.quiet {

@@ -1,0 +1,230 @@
+//! The command line's arguments. Every network, training and spiking flag is
+//! generated from the one definition in `spikernn::config` (doc, type,
+//! default); the help's `[default: …]` texts are computed from the per-task
+//! defaults at start-up (see `help.rs`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+use spikernn::config::{EvalFlags, NetFlags, SearchFlags, SpikeFlags, TrainFlags};
+
+#[derive(Parser)]
+#[command(
+    name = "spikernn",
+    version,
+    about = "Functional spiking RNNs from trained rate RNNs (Kim, Li & Sejnowski, PNAS 2019)",
+    long_about = "Train a rate RNN under Dale's principle, convert it to a LIF network, find the \
+                  scaling factor lambda, evaluate, plot (docs/model.md describes the model).\n\n\
+                  Time units: one rate step is 5 ms; one spiking step is 0.05 ms (100 spiking \
+                  steps per rate step).\n\nOutput files are written atomically; missing parent \
+                  directories are created (and said so on stderr). Results go to stdout (one \
+                  JSON object with --json), progress and warnings to stderr."
+)]
+pub struct Cli {
+    /// No progress on stderr (warnings and errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Train a rate RNN on a task by BPTT and save it as a .mat file.
+    Train(TrainArgs),
+    /// Grid search for the scaling factor lambda of the spiking network; stores
+    /// opt_scaling_factor, all_perfs and scaling_factors in the model file.
+    Search(SearchArgs),
+    /// Accuracy and firing rates of the spiking network on fresh trials.
+    Eval(EvalArgs),
+    /// Simulate one trial of the spiking network and save spikes and output as .mat.
+    Simulate(SimulateArgs),
+    /// The whole pipeline: train, save, search lambda, evaluate, figures, report.
+    Run(Box<RunArgs>),
+    /// Make the figures from an existing model .mat or `simulate` output.
+    Plot(PlotArgs),
+    /// Print the default `run` configuration of a task as TOML (for `run --config`).
+    Config(ConfigArgs),
+    /// The tasks: trial types, timings (ms) and the scoring under each preset.
+    Tasks,
+    /// Print a shell completion script (e.g. `spikernn completions bash > spikernn.bash`).
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct TrainArgs {
+    /// Task: go-nogo, xor or mante.
+    #[arg(long, default_value = "go-nogo")]
+    pub task: String,
+    /// Seed for every random draw.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub net: NetFlags,
+    #[command(flatten)]
+    pub train: TrainFlags,
+    /// Output model file (.mat) [default: models/<task>.mat]; checked before
+    /// training, written atomically at the end; an existing file needs --force.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Overwrite an existing --out file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object on stdout instead of the summary line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Clone)]
+pub struct SearchArgs {
+    /// Model file (.mat).
+    #[arg(required_unless_present = "all")]
+    pub model: Option<PathBuf>,
+    /// Search every .mat model in this directory instead.
+    #[arg(long, conflicts_with = "model")]
+    pub all: Option<PathBuf>,
+    /// Task (default: the model's stored task, else inferred from its inputs).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Seed of the per-trial random streams.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub search: SearchFlags,
+    #[command(flatten)]
+    pub spike: SpikeFlags,
+    /// Do not write the results into the model file.
+    #[arg(long)]
+    pub no_save: bool,
+    /// Print one JSON object on stdout instead of the summary line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Clone)]
+pub struct EvalArgs {
+    /// Model file (.mat).
+    pub model: PathBuf,
+    /// Scaling factor (default: the model's stored opt_scaling_factor).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lambda: Option<f64>,
+    #[command(flatten)]
+    pub eval: EvalFlags,
+    /// Task (default: the model's stored task, else inferred from its inputs).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Seed of the per-trial random streams.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub spike: SpikeFlags,
+    /// Print one JSON object on stdout instead of the summary lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Clone)]
+pub struct SimulateArgs {
+    /// Model file (.mat).
+    pub model: PathBuf,
+    /// Scaling factor (default: the model's stored opt_scaling_factor).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lambda: Option<f64>,
+    /// Trial type by name (e.g. go, nogo; ++, +-; ctx0:+-) or index.
+    #[arg(long, default_value = "0")]
+    pub trial_type: String,
+    /// Task (default: the model's stored task, else inferred from its inputs).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Output .mat: spk (N×nt logical), out (1×nt), dt and T (s), t_spk (spike
+    /// times, s), and what --record asks for. Missing parent directories are created.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also record N×nt matrices: any of rs (filtered spike trains), REC (voltages, mV), IPSC (input currents).
+    #[arg(long, value_delimiter = ',')]
+    pub record: Vec<String>,
+    /// Seed of the random stream.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Optogenetic stimulation: none, exc (+0.5 mV) or inh (−0.5 mV) with probability 0.5 per step.
+    #[arg(long, value_enum, default_value = "none")]
+    pub opto: spikernn::spiking::lif::OptoMode,
+    /// Stimulation window [on, off) in spiking steps.
+    #[arg(long, num_args = 2, value_names = ["ON", "OFF"])]
+    pub opto_window: Option<Vec<usize>>,
+    /// Stimulated units (0-based indices, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub opto_units: Vec<usize>,
+    #[command(flatten)]
+    pub spike: SpikeFlags,
+}
+
+#[derive(Args, Clone)]
+pub struct RunArgs {
+    /// Task: go-nogo, xor or mante (default: the --config file's, else go-nogo).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Run directory (model, config, metrics, figures, report); created if missing.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite an existing, non-empty run directory.
+    #[arg(long)]
+    pub force: bool,
+    /// TOML configuration (see `spikernn config`) giving only what it
+    /// changes; flags given here override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Seed for every random draw.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Networks to train at most: while one's spiking accuracy misses the
+    /// target, train another with the next seed (--seed, --seed + 1, …).
+    #[arg(long)]
+    pub attempts: Option<usize>,
+    /// Best spiking accuracy (fraction) of the lambda search that accepts a network.
+    #[arg(long)]
+    pub target_accuracy: Option<f64>,
+    #[command(flatten)]
+    pub net: NetFlags,
+    #[command(flatten)]
+    pub train: TrainFlags,
+    #[command(flatten)]
+    pub search: SearchFlags,
+    #[command(flatten)]
+    pub spike: SpikeFlags,
+    /// Fresh trials of the final spiking evaluation.
+    #[arg(long, allow_negative_numbers = true)]
+    pub eval_trials_spiking: Option<usize>,
+    /// Print metrics.json on stdout instead of the summary lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Clone)]
+pub struct PlotArgs {
+    /// A model .mat (trained by spikernn or the reference tools) or a `simulate` output .mat.
+    pub file: PathBuf,
+    /// Output directory for the figures; created if missing.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Scaling factor for the spiking figures (default: the model's stored optimum).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lambda: Option<f64>,
+    /// Task (default: the model's stored task, else inferred from its inputs).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Seed of the example trials.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Args, Clone)]
+pub struct ConfigArgs {
+    /// Task: go-nogo, xor or mante.
+    #[arg(long, default_value = "go-nogo")]
+    pub task: String,
+}
