@@ -29,6 +29,8 @@ def cli():
     """Run the `spikernn` binary; returns its CompletedProcess (stdout text)."""
     path = _cli_path()
     if path is None or not path.exists():
+        if os.environ.get("SPIKERNN_REQUIRE_CLI"):
+            pytest.fail(f"SPIKERNN_REQUIRE_CLI is set but the spikernn CLI is missing ({path})")
         pytest.skip("spikernn CLI not built (cargo build --release) and SPIKERNN_CLI unset")
 
     def run(*args, check=True):
