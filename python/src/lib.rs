@@ -79,16 +79,19 @@ fn warn(py: Python<'_>, msg: &str) -> PyResult<()> {
 enum JsonResult<'a> {
     Search(&'a SearchResult),
     Eval(&'a EvalResult),
+    /// How trials were scored under a configuration (the `scoring` field).
+    Scoring(&'a RunConfig),
 }
 
 /// THE one place that turns library results into the CLI's `--json`
 /// objects (`pipeline::search_json` / `eval_json` today; to become
 /// `serde_json::to_value(&result)` when the results derive `Serialize`).
-fn result_json(r: JsonResult<'_>) -> Value {
-    match r {
+fn result_json(r: JsonResult<'_>) -> PyResult<Value> {
+    Ok(match r {
         JsonResult::Search(r) => spikernn::pipeline::search_json(r),
         JsonResult::Eval(r) => spikernn::pipeline::eval_json(r),
-    }
+        JsonResult::Scoring(c) => spikernn::pipeline::scoring_json(c).map_err(py_err)?,
+    })
 }
 
 /// A JSON value as Python objects (via the `json` module: `null` → None).
@@ -1164,10 +1167,10 @@ fn grid_search(
             _ => {}
         }
     }
-    let mut j = result_json(JsonResult::Search(&r));
+    let mut j = result_json(JsonResult::Search(&r))?;
     j["model"] = json!(path);
     j["seconds"] = json!(secs);
-    j["scoring"] = spikernn::pipeline::scoring_json(&c).map_err(py_err)?;
+    j["scoring"] = result_json(JsonResult::Scoring(&c))?;
     json_to_py(py, &j)
 }
 
@@ -1213,8 +1216,8 @@ fn evaluate(
     let r = run_cancellable(py, progress.as_ref(), |obs| {
         search::evaluate(&m, stask.as_ref(), lam, &opts, obs)
     })?;
-    let mut j = result_json(JsonResult::Eval(&r));
-    j["scoring"] = spikernn::pipeline::scoring_json(&c).map_err(py_err)?;
+    let mut j = result_json(JsonResult::Eval(&r))?;
+    j["scoring"] = result_json(JsonResult::Scoring(&c))?;
     json_to_py(py, &j)
 }
 
