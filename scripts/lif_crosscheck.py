@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""Independent NumPy implementation of SPEC §3 (LIF network from a rate model)
+"""Independent NumPy implementation of docs/model.md#spiking-conversion (LIF network from a rate model)
 to cross-check the Rust simulator's Go-NoGo accuracy on a model file.
 
-Written from SPEC §3's equations (update order: input, voltage + noise,
+Written from docs/model.md#spiking-conversion's equations (update order: input, voltage + noise,
 spikes, synaptic filters, reset), sharing no code with `src/lif.rs`. It is
 slow (about 1 s per 1-s trial), so use it on a few λ with ~100 trials:
 
     python3 scripts/lif_crosscheck.py MODEL.mat LAMBDA [--trials 100] [--seed 1]
 
-Prints the accuracy under SPEC's rule (NoGo: max |out| < 0.3 from step 7 500)
+Prints the accuracy under the strict rule (NoGo: max |out| < 0.3 from step 7 500)
 and under MATLAB's (NoGo: max out < 0.3 from step 10 000), with per-type
 counts. Needs numpy and scipy.
 """
@@ -23,7 +23,7 @@ T_REF, T_M, V_RESET, V_TH, T_RISE = 2e-3, 10e-3, -65.0, -40.0, 2e-3
 
 def load(path):
     d = sio.loadmat(path)
-    w = np.maximum(d["w"], 0.0)  # relu: SPEC §4 saves relu(w) under Dale
+    w = np.maximum(d["w"], 0.0)  # relu: docs/model.md#model-files saves relu(w) under Dale
     w_eff = (w @ d["m"]) * d["som_m"]
     taus = d["taus"].ravel().astype(float)
     if taus.size > 1:
@@ -93,7 +93,7 @@ def main():
         matlab_ok += ok_m
     acc = (counts["go"][0] + counts["nogo"][0]) / a.trials
     print(
-        f"{a.model} λ {a.lam:g}: SPEC rule {acc:.3f} (go {counts['go'][0]}/{counts['go'][1]}, "
+        f"{a.model} λ {a.lam:g}: strict rule {acc:.3f} (go {counts['go'][0]}/{counts['go'][1]}, "
         f"nogo {counts['nogo'][0]}/{counts['nogo'][1]}); MATLAB rule {matlab_ok / a.trials:.3f}"
     )
 

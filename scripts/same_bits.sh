@@ -11,7 +11,8 @@
 #   search --json on a copy of the reference fixture (strict scoring)
 #   run --task go-nogo (strict scoring)
 # and compares every .mat byte for byte and every JSON value except wall
-# times (keys ending in "seconds"). Exit 0 when all agree.
+# times (keys ending in "seconds"); keys the new side adds are listed, not
+# counted as differences. Exit 0 when all agree.
 #
 # NEW_FLAGS / OLD_FLAGS: extra flags for search/eval/run of each side, for a
 # comparison across a change of defaults (e.g. NEW_FLAGS="--scoring strict").
@@ -60,8 +61,10 @@ def same_json(x, y, path=""):
         for k in sorted(set(x) | set(y)):
             if k.endswith("seconds"):
                 continue
-            if k not in x or k not in y:
-                print(f"  key {path}/{k} only in {'new' if k in y else 'old'}"); bad += 1
+            if k not in y:
+                print(f"  key {path}/{k} missing in new"); bad += 1
+            elif k not in x:
+                print(f"  (key {path}/{k} added in new)")
             else:
                 same_json(x[k], y[k], f"{path}/{k}")
     elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):

@@ -1,4 +1,4 @@
-//! Cognitive tasks (SPEC §2). One definition serves rate training and
+//! Cognitive tasks (docs/model.md#tasks). One definition serves rate training and
 //! spiking evaluation: a task makes the stimulus `u` (n_in × T, in rate steps
 //! of 5 ms), the target `z` (T−1 samples, paired with outputs o_1 … o_{T−1}),
 //! and scores an output trace inside its response window.

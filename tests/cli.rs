@@ -119,7 +119,7 @@ fn same_seed_gives_identical_files() {
     let c = tiny_model(dir.path(), "c.mat", "5");
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
-    // And the contents are a model: every SPEC key is there.
+    // And the contents are a model: every key of docs/model.md#model-files is there.
     let f = mat::read(&a).unwrap();
     for k in [
         "w",

@@ -82,7 +82,7 @@ fn model_round_trip_equal_and_stable() {
     assert_eq!(f1.vars, f2.vars);
     assert_eq!(std::fs::read(&p1).unwrap(), std::fs::read(&p2).unwrap());
 
-    // The file layout of SPEC §4.
+    // The file layout of docs/model.md#model-files.
     let n = 40;
     let dims = |k: &str| f1.get(k).unwrap().dims.clone();
     let class = |k: &str| f1.get(k).unwrap().data.class_name();

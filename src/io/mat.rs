@@ -1,6 +1,6 @@
 //! MATLAB level-5 `.mat` files: a reader and a writer for the numeric,
 //! logical and char arrays that `scipy.io.savemat` and MATLAB's `save`
-//! produce (SPEC §4).
+//! produce (docs/model.md#model-files).
 //!
 //! # Why hand-written
 //! The format is small and the crates surveyed did not fit: `matrw` 0.1.4

@@ -1,4 +1,4 @@
-//! Rate models ↔ `.mat` files (SPEC §4), on top of [`crate::io::mat`].
+//! Rate models ↔ `.mat` files (docs/model.md#model-files), on top of [`crate::io::mat`].
 //!
 //! [`load_model`] accepts files written by this crate, by the Python
 //! package's tutorial (keys `w, w_in, w_out, w0, N, m, som_m, inh, exc, taus,
@@ -132,7 +132,7 @@ pub fn model_to_vars(model: &RateModel) -> Vec<MatVar> {
 
 /// Save `model` to `path` (zlib-compressed MAT v5, atomically: a temporary
 /// file in the same directory renamed over `path`). The keys are those of
-/// SPEC §4; see the module doc for their classes and shapes.
+/// docs/model.md#model-files; see the module doc for their classes and shapes.
 pub fn save_model(path: &Path, model: &RateModel) -> Result<()> {
     mat::write(path, &model_to_vars(model))
 }

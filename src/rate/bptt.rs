@@ -1,5 +1,5 @@
 //! Forward pass of the rate network and its exact gradient by
-//! backpropagation through time (SPEC §1).
+//! backpropagation through time (docs/model.md#rate-network).
 //!
 //! Dynamics, for t = 1 … T−1 (tau in rate steps, α = 1 − 1/τ, β = 1/τ):
 //!

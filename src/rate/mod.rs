@@ -2,7 +2,7 @@
 //! gradient, and its training.
 //!
 //! - [`network`] — parameters, initialisation, the effective recurrent
-//!   matrix (SPEC §1; re-exported here);
+//!   matrix (docs/model.md#rate-network; re-exported here);
 //! - [`bptt`] — forward pass and backpropagation through time;
 //! - [`train`] — Adam and the training protocol with its stopping rule.
 

@@ -1,4 +1,4 @@
-//! The continuous-rate RNN (SPEC §1): parameters, initialisation and the
+//! The continuous-rate RNN (docs/model.md#rate-network): parameters, initialisation and the
 //! effective recurrent matrix. The forward pass and its exact gradient live in
 //! [`crate::rate::bptt`]; training in [`crate::rate::train`].
 //!
@@ -196,7 +196,7 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Architecture of a rate network (SPEC §1).
+/// Architecture of a rate network (docs/model.md#rate-network).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetConfig {
     /// Number of units.
@@ -290,7 +290,7 @@ pub struct EvalPoint {
     pub accuracy: f64,
 }
 
-/// Lambda-search results stored with a model (SPEC §4).
+/// Lambda-search results stored with a model (docs/model.md#model-files).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchRecord {
     /// The chosen scaling factor.
@@ -342,7 +342,7 @@ pub struct RateModel {
 }
 
 impl RateModel {
-    /// Draw a new network (SPEC §1). Every draw comes from `rng`, in a fixed
+    /// Draw a new network (docs/model.md#rate-network). Every draw comes from `rng`, in a fixed
     /// order, so a seed reproduces the network bit for bit.
     pub fn init(cfg: &NetConfig, n_in: usize, rng: &mut dyn RngCore) -> Result<Self> {
         cfg.validate()?;

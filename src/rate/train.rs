@@ -1,4 +1,4 @@
-//! Training protocol (SPEC §1): Adam on one trial per update (or a
+//! Training protocol (docs/model.md#rate-network): Adam on one trial per update (or a
 //! mini-batch), evaluation every `eval_freq` trials on `eval_trials` fresh
 //! trials, and the stopping rule (mean eval loss < `loss_threshold` and
 //! accuracy > `acc_threshold`, after the task's minimum number of trials).

@@ -1,4 +1,4 @@
-//! Spiking evaluation on fresh trials (SPEC §3): accuracy overall with a
+//! Spiking evaluation on fresh trials (docs/model.md#spiking-conversion): accuracy overall with a
 //! 95 % Wilson interval, per trial type, and mean E and I firing rates.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The conversion (SPEC §3): a trained rate network mapped one-to-one onto
+//! The conversion (docs/model.md#spiking-conversion): a trained rate network mapped one-to-one onto
 //! a spiking network with scaling factor λ,
 //!
 //! ```text

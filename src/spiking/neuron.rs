@@ -1,4 +1,4 @@
-//! The neuron (SPEC §3, paper's Table S1): parameters ([`LifParams`]), the
+//! The neuron (docs/model.md#spiking-conversion, paper's Table S1): parameters ([`LifParams`]), the
 //! per-simulation constants derived from them ([`NeuronConsts`]), the state
 //! of all units ([`LifState`]) and one step over all units
 //! ([`neuron_step`]) — steps 2–4 of the update order in

@@ -1,4 +1,4 @@
-//! Lambda grid search and spiking evaluation (SPEC §3).
+//! Lambda grid search and spiking evaluation (docs/model.md#spiking-conversion).
 //!
 //! [`grid_search`] converts the rate model at every scaling factor λ of a grid
 //! (default 20, 25, … 75), simulates `n_trials` random trials of the task per
@@ -9,15 +9,15 @@
 //! trials. `refine: false` gives exactly the MATLAB protocol
 //! (`lambda_grid_search.m`), whose best λ is the first maximum of the grid.
 //!
-//! Scoring window: by default the task's response window mapped to spiking
-//! steps (rate steps × 100/d: Go-NoGo from step 7 500, XOR 20 000, Mante
-//! 30 000 at d = 1). The MATLAB search scored Go-NoGo from step 10 000, XOR
-//! from 20 000 and Mante from 26 000; set `window_start_override` to
-//! reproduce it. MATLAB's NoGo rule is `max(out) < 0.3`, the task's rule
-//! (SPEC §2) `max |out| < 0.3`; pass a task built with
-//! [`crate::task::NoGoRule::Max`] (CLI `--nogo-rule max`) for MATLAB's.
-//! The whole MATLAB protocol on the command line: `--window-start 10000
-//! --nogo-rule max --no-refine`.
+//! Scoring (docs/model.md#scoring-protocols): the search scores with the
+//! task it is given, from `window_start_override` (spiking steps) or, when
+//! that is `None`, from the task's own response window × 100/d (Go-NoGo
+//! 7 500, XOR 20 000, Mante 30 000 at d = 1). The run configuration's
+//! presets fill both in ([`crate::config::ScoringPreset`]): `paper` (the
+//! default; MATLAB's `lambda_grid_search.m`: Go-NoGo from 10 000 with NoGo
+//! `max(out) < 0.3`, XOR 20 000, Mante 26 000) and `strict` (the task's
+//! window and rule, NoGo `max |out| < 0.3`). The whole MATLAB protocol on
+//! the command line: `--scoring paper --no-refine`.
 //!
 //! Reproducibility: trial `t` at scaling factor λ draws its stimulus and its
 //! simulation from `rng::stream(seed, &[λ.to_bits(), t])`, so results do not

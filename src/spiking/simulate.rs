@@ -1,4 +1,4 @@
-//! One simulated trial of a [`LifNetwork`] (SPEC §3).
+//! One simulated trial of a [`LifNetwork`] (docs/model.md#spiking-conversion).
 //!
 //! Time: one spiking step is 0.05 ms (×`downsample`); 100 spiking steps make
 //! one rate step of 5 ms. Step indices are 0-based: step `k` here is step
@@ -27,7 +27,7 @@
 //! (MATLAB's `tlast = 0`), so nobody integrates during the first 2 ms; only
 //! noise moves the voltages then.
 //!
-//! Where this differs from SPEC or MATLAB: the refractory clock is stored as
+//! Where this differs from docs/model.md or MATLAB: the refractory clock is stored as
 //! f64 whole steps (so that the neuron update vectorises); the voltage noise
 //! comes from a 32-bit ziggurat sampler ([`crate::rng::Ziggurat`]) instead of
 //! MATLAB's `randn`, so runs match MATLAB statistically, not bit for bit;
@@ -49,18 +49,18 @@ use crate::spiking::synapse::{synapse_step, SynapseParams, SynapseState};
 use crate::units::{SPIKING_DT_MS, SPIKING_STEPS_PER_RATE_STEP};
 
 /// First 0-based step whose spikes count towards [`SimResult::rates_hz`]:
-/// SPEC §3 and MATLAB's `spk(:, 10:end)` count from (1-based) step 10. This
+/// docs/model.md#spiking-conversion and MATLAB's `spk(:, 10:end)` count from (1-based) step 10. This
 /// leaves out the burst of the first step, when every unit whose random
 /// initial voltage (uniform in [v_reset, v_peak]) lies above threshold
 /// fires at once.
 pub const RATE_COUNT_FROM_STEP: usize = 9;
 
 /// Size of an optogenetic kick (mV): `+` for [`OptoMode::Exc`], `−` for
-/// [`OptoMode::Inh`] (SPEC §3).
+/// [`OptoMode::Inh`] (docs/model.md#spiking-conversion).
 pub const OPTO_KICK_MV: f64 = 0.5;
 
 /// Probability per step inside the window that the listed units get the
-/// kick (one draw for all of them; SPEC §3).
+/// kick (one draw for all of them; docs/model.md#spiking-conversion).
 pub const OPTO_PROBABILITY: f64 = 0.5;
 
 /// Stimulus column used at 0-based step `k`: MATLAB's `round(i/100)` with
@@ -174,7 +174,7 @@ impl SimResult {
         }
     }
 }
-/// The time grid of one trial (SPEC §3 "Simulation length").
+/// The time grid of one trial (docs/model.md#spiking-conversion "Simulation length").
 #[derive(Debug, Clone, PartialEq)]
 struct Timing {
     /// Down-sampling factor d.

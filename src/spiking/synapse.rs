@@ -1,4 +1,4 @@
-//! The synapse (SPEC §3): a double-exponential filter per postsynaptic unit
+//! The synapse (docs/model.md#spiking-conversion): a double-exponential filter per postsynaptic unit
 //! with exact exponential decay per step — step 5 of the update order in
 //! [`crate::spiking::simulate`]:
 //!
