@@ -361,8 +361,8 @@ pub fn apply(model: &mut RateModel, lesions: &[Lesion], seed: u64) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rate::{Activation, Taus};
-    use ndarray::{arr1, Array1, Array2};
+    use crate::rate::Taus;
+    use ndarray::{arr1, Array2};
 
     /// Units 0, 1 excitatory, 2, 3 inhibitory; every w_ij = 1 + i + 10 j
     /// (distinct, positive), so the effective W = w · m.
@@ -370,26 +370,11 @@ mod tests {
         let n = 4;
         let w = Array2::from_shape_fn((n, n), |(i, j)| 1.0 + i as f64 + 10.0 * j as f64);
         let inh = vec![false, false, true, true];
-        let m = Array2::from_diag(&arr1(&[1.0, 1.0, -1.0, -1.0]));
-        RateModel {
-            w0: w.clone(),
-            w,
-            m,
-            som_m: Array2::ones((n, n)),
-            w_in: Array2::ones((n, 1)),
-            w_out: arr1(&[1.0, 2.0, 3.0, 4.0]),
-            b_out: 0.0,
-            som_n: 0,
-            inh,
-            taus: Taus::Range(4.0, 20.0),
-            taus_gaus: arr1(&[0.0, 2.0, -2.0, 1.0]),
-            taus_gaus0: Array1::zeros(n),
-            activation: Activation::Sigmoid,
-            dale: true,
-            training: None,
-            search: None,
-            task: None,
-        }
+        let mut m = crate::spiking::testutil::toy_model(w, vec![1.0; n], inh);
+        m.w_out = arr1(&[1.0, 2.0, 3.0, 4.0]);
+        m.taus = Taus::Range(4.0, 20.0);
+        m.taus_gaus = arr1(&[0.0, 2.0, -2.0, 1.0]);
+        m
     }
 
     fn les(s: &str) -> Lesion {

@@ -423,20 +423,6 @@ fn read_elem(buf: &[u8], pos: usize, be: bool) -> std::result::Result<Elem<'_>, 
     })
 }
 
-/// Decoded numbers of one data element, in their storage type.
-enum Raw {
-    F64(Vec<f64>),
-    F32(Vec<f32>),
-    I8(Vec<i8>),
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-    U8(Vec<u8>),
-    U16(Vec<u16>),
-    U32(Vec<u32>),
-    U64(Vec<u64>),
-}
-
 /// Bytes per value of a numeric data type.
 fn width(ty: u32) -> Option<usize> {
     Some(match ty {
@@ -467,35 +453,38 @@ macro_rules! decode_as {
 
 /// Decode a numeric data element. The caller has checked that `data.len()`
 /// is a multiple of the width.
-fn decode_raw(ty: u32, data: &[u8], be: bool) -> Option<Raw> {
+fn decode_raw(ty: u32, data: &[u8], be: bool) -> Option<MatData> {
     Some(match ty {
-        MI_INT8 => Raw::I8(data.iter().map(|&b| b as i8).collect()),
-        MI_UINT8 | MI_UTF8 => Raw::U8(data.to_vec()),
-        MI_INT16 => Raw::I16(decode_as!(data, be, i16, 2)),
-        MI_UINT16 | MI_UTF16 => Raw::U16(decode_as!(data, be, u16, 2)),
-        MI_INT32 => Raw::I32(decode_as!(data, be, i32, 4)),
-        MI_UINT32 | MI_UTF32 => Raw::U32(decode_as!(data, be, u32, 4)),
-        MI_SINGLE => Raw::F32(decode_as!(data, be, f32, 4)),
-        MI_DOUBLE => Raw::F64(decode_as!(data, be, f64, 8)),
-        MI_INT64 => Raw::I64(decode_as!(data, be, i64, 8)),
-        MI_UINT64 => Raw::U64(decode_as!(data, be, u64, 8)),
+        MI_INT8 => MatData::I8(data.iter().map(|&b| b as i8).collect()),
+        MI_UINT8 | MI_UTF8 => MatData::U8(data.to_vec()),
+        MI_INT16 => MatData::I16(decode_as!(data, be, i16, 2)),
+        MI_UINT16 | MI_UTF16 => MatData::U16(decode_as!(data, be, u16, 2)),
+        MI_INT32 => MatData::I32(decode_as!(data, be, i32, 4)),
+        MI_UINT32 | MI_UTF32 => MatData::U32(decode_as!(data, be, u32, 4)),
+        MI_SINGLE => MatData::F32(decode_as!(data, be, f32, 4)),
+        MI_DOUBLE => MatData::F64(decode_as!(data, be, f64, 8)),
+        MI_INT64 => MatData::I64(decode_as!(data, be, i64, 8)),
+        MI_UINT64 => MatData::U64(decode_as!(data, be, u64, 8)),
         _ => return None,
     })
 }
 
+/// The numbers of a decoded data element (in its storage type, one of
+/// `MatData`'s numeric variants) cast to `$t`.
 macro_rules! cast_raw {
     ($raw:expr, $t:ty) => {
         match $raw {
-            Raw::F64(v) => v.into_iter().map(|x| x as $t).collect::<Vec<$t>>(),
-            Raw::F32(v) => v.into_iter().map(|x| x as $t).collect(),
-            Raw::I8(v) => v.into_iter().map(|x| x as $t).collect(),
-            Raw::I16(v) => v.into_iter().map(|x| x as $t).collect(),
-            Raw::I32(v) => v.into_iter().map(|x| x as $t).collect(),
-            Raw::I64(v) => v.into_iter().map(|x| x as $t).collect(),
-            Raw::U8(v) => v.into_iter().map(|x| x as $t).collect(),
-            Raw::U16(v) => v.into_iter().map(|x| x as $t).collect(),
-            Raw::U32(v) => v.into_iter().map(|x| x as $t).collect(),
-            Raw::U64(v) => v.into_iter().map(|x| x as $t).collect(),
+            MatData::F64(v) => v.into_iter().map(|x| x as $t).collect::<Vec<$t>>(),
+            MatData::F32(v) => v.into_iter().map(|x| x as $t).collect(),
+            MatData::I8(v) => v.into_iter().map(|x| x as $t).collect(),
+            MatData::I16(v) => v.into_iter().map(|x| x as $t).collect(),
+            MatData::I32(v) => v.into_iter().map(|x| x as $t).collect(),
+            MatData::I64(v) => v.into_iter().map(|x| x as $t).collect(),
+            MatData::U8(v) => v.into_iter().map(|x| x as $t).collect(),
+            MatData::U16(v) => v.into_iter().map(|x| x as $t).collect(),
+            MatData::U32(v) => v.into_iter().map(|x| x as $t).collect(),
+            MatData::U64(v) => v.into_iter().map(|x| x as $t).collect(),
+            MatData::Bool(_) | MatData::Char(_) => unreachable!("decode_raw gives numbers"),
         }
     };
 }
@@ -503,7 +492,7 @@ macro_rules! cast_raw {
 /// Convert stored numbers to the array's class (MATLAB stores values in the
 /// narrowest type that holds them exactly).
 #[allow(clippy::unnecessary_cast)] // the macro casts every pair of types
-fn to_class(raw: Raw, class: u32, logical: bool) -> Option<MatData> {
+fn to_class(raw: MatData, class: u32, logical: bool) -> Option<MatData> {
     if logical {
         return Some(MatData::Bool(
             cast_raw!(raw, f64).into_iter().map(|x| x != 0.0).collect(),
@@ -535,12 +524,12 @@ fn decode_char(ty: u32, data: &[u8], dims: &[usize], be: bool) -> String {
             s.chars().map(|c| c as u32).collect()
         }
         _ => match decode_raw(ty, data, be) {
-            Some(Raw::U8(v)) => v.into_iter().map(u32::from).collect(),
-            Some(Raw::I8(v)) => v.into_iter().map(|x| u32::from(x as u8)).collect(),
-            Some(Raw::U16(v)) => v.into_iter().map(u32::from).collect(),
-            Some(Raw::I16(v)) => v.into_iter().map(|x| u32::from(x as u16)).collect(),
-            Some(Raw::U32(v)) => v,
-            Some(Raw::I32(v)) => v.into_iter().map(|x| x as u32).collect(),
+            Some(MatData::U8(v)) => v.into_iter().map(u32::from).collect(),
+            Some(MatData::I8(v)) => v.into_iter().map(|x| u32::from(x as u8)).collect(),
+            Some(MatData::U16(v)) => v.into_iter().map(u32::from).collect(),
+            Some(MatData::I16(v)) => v.into_iter().map(|x| u32::from(x as u16)).collect(),
+            Some(MatData::U32(v)) => v,
+            Some(MatData::I32(v)) => v.into_iter().map(|x| x as u32).collect(),
             _ => Vec::new(),
         },
     };

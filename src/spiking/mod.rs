@@ -23,7 +23,7 @@ pub mod search;
 pub mod simulate;
 pub mod synapse;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 mod trials;
 
 pub use eval::{evaluate, EvalOptions, EvalResult, GroupStats};
