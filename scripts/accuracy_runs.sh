@@ -5,8 +5,8 @@
 #
 #   bash scripts/accuracy_runs.sh TASK [OUT] [EXTRA TRAIN FLAGS...]
 #   e.g. bash scripts/accuracy_runs.sh mante runs/acc --n 250 --n-trials 10000
-# SEARCH_FLAGS go to both search and eval, e.g. MATLAB's scoring protocol:
-#   SEARCH_FLAGS="--window-start 10000 --nogo-rule max" bash scripts/accuracy_runs.sh go-nogo runs/matlab
+# SEARCH_FLAGS go to both search and eval, e.g. the strict scoring preset:
+#   SEARCH_FLAGS="--scoring strict" bash scripts/accuracy_runs.sh go-nogo runs/strict  (default: paper)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 task=$1; out=${2:-runs/accuracy}; shift $(( $# >= 2 ? 2 : 1 ))
@@ -16,7 +16,7 @@ mkdir -p "$out"
 log="$out/$task.jsonl"
 for seed in 1 2 3 4 5; do
   m="$out/$task-s$seed.mat"
-  "$bin" train --task "$task" --seed "$seed" --out "$m" --json "$@" 2>/dev/null | tail -1 | sed 's/^/{"step":"train",/; s/^{"step":"train",{/{"step":"train",/' >> "$log"
+  "$bin" train --task "$task" --seed "$seed" --out "$m" --force --json "$@" 2>/dev/null | tail -1 | sed 's/^/{"step":"train",/; s/^{"step":"train",{/{"step":"train",/' >> "$log"
   # shellcheck disable=SC2086
   "$bin" search "$m" --seed "$seed" ${SEARCH_FLAGS:-} --json 2>/dev/null | tail -1 | sed 's/^{/{"step":"search",/' >> "$log"
   # shellcheck disable=SC2086
