@@ -614,7 +614,28 @@ fn results_go_to_stdout_and_progress_to_stderr() {
     let r = run(&[&["search", ms][..], &ONE_LAMBDA].concat());
     assert!(r.status.success(), "{}", stderr(&r));
     let out = String::from_utf8_lossy(&r.stdout);
-    assert!(out.contains("best lambda 30"), "{out}");
+    // One row per λ with its trials and interval, the chosen one marked,
+    // then why it was chosen.
+    assert!(
+        out.contains("95% interval") && out.contains("<- chosen"),
+        "{out}"
+    );
+    assert!(
+        out.contains("λ 30: first maximum of the coarse grid"),
+        "{out}"
+    );
+    // A 30-trial network is untrained: its best accuracy is far below the
+    // Go-NoGo target 0.95, and the search says so (on stderr).
+    let err = stderr(&r);
+    let acc = last_json(&run(&[&["search", ms, "--json"][..], &ONE_LAMBDA].concat()))
+        ["best_accuracy"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(
+        acc < 0.85,
+        err.contains("far below the target"),
+        "{acc}: {err}"
+    );
     let r = run(&["--quiet", "eval", ms, "--trials", "4"]);
     assert!(r.status.success(), "{}", stderr(&r));
     let out = String::from_utf8_lossy(&r.stdout);

@@ -223,19 +223,6 @@ fn keep(tried: &[Attempt]) -> usize {
     })
 }
 
-/// The warning when the best spiking accuracy stays far below the target:
-/// more than 0.1 below it, the margin under which a search that is not the
-/// last one skips its refinement as hopeless.
-pub fn shortfall_warning(best_accuracy: f64, target: f64) -> Option<String> {
-    (best_accuracy < target - 0.1).then(|| {
-        format!(
-            "the best spiking accuracy {best_accuracy:.3} is far below the target {target:.2}: \
-             this rate network did not convert to a working spiking network \
-             (try more --attempts, another --seed or a longer training)"
-        )
-    })
-}
-
 /// Train one network on `tasks.0` (saved to `file`), evaluate its rate
 /// accuracy, and search λ with trials scored by `tasks.1` unless the
 /// network is hopeless and this is not the `last` attempt: a failed
@@ -335,17 +322,4 @@ fn train_attempt(
         search_seconds: 0.0,
         accepted: false,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shortfall_is_more_than_a_tenth_below_target() {
-        assert!(shortfall_warning(0.51, 0.95).is_some());
-        assert!(shortfall_warning(0.86, 0.95).is_none());
-        let w = shortfall_warning(0.5, 0.95).unwrap();
-        assert!(w.contains("0.500") && w.contains("0.95"), "{w}");
-    }
 }

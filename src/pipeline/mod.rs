@@ -27,8 +27,7 @@ use crate::spiking::search::{self, EvalResult, SearchResult};
 
 pub use crate::report::figures::{make_figures, plot_simulation, Figures};
 pub use attempts::{
-    attempt_seed, shortfall_warning, train_until_converts, train_until_converts_with, Attempt,
-    Attempts,
+    attempt_seed, train_until_converts, train_until_converts_with, Attempt, Attempts,
 };
 pub use metrics::{AttemptMetrics, AttemptSearchMetrics, EvalMetrics, KeptMetrics, RunMetrics};
 
@@ -205,7 +204,7 @@ fn train_and_search(r: &mut Run) -> Result<Attempts> {
     })?;
     let kept = attempts.kept();
     let sr = kept.search.as_ref().expect("the kept attempt was searched");
-    if let Some(w) = shortfall_warning(sr.best_accuracy, target) {
+    if let Some(w) = sr.shortfall(target) {
         r.obs.event(&Event::Warning(w));
     }
     r.metrics.kept = Some(KeptMetrics {

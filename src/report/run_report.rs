@@ -10,9 +10,9 @@ use pulldown_cmark::{html, Event, Options, Parser};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
-use crate::pipeline::{shortfall_warning, KeptMetrics, RunMetrics};
+use crate::pipeline::{KeptMetrics, RunMetrics};
 use crate::report::figures::{Figures, VOLLEY_NOTE};
-use crate::spiking::search::{EvalResult, SearchResult, SearchStage};
+use crate::spiking::search::{EvalResult, SearchResult};
 
 /// What the report of a run is made from.
 #[derive(Debug, Clone, Copy)]
@@ -121,7 +121,7 @@ fn warnings(sr: &SearchResult, kept: &KeptMetrics) -> Vec<String> {
             kept.target_accuracy, kept.seed_used
         ));
     }
-    w.extend(shortfall_warning(sr.best_accuracy, kept.target_accuracy));
+    w.extend(sr.shortfall(kept.target_accuracy));
     w
 }
 
@@ -245,11 +245,7 @@ fn lambda_section(md: &mut String, sr: &SearchResult) {
         "| lambda | accuracy | trials | 95% interval | stage |\n|---|---|---|---|---|"
     );
     for p in sr.points() {
-        let stage = match p.stage {
-            SearchStage::Coarse => "coarse grid",
-            SearchStage::Refined => "refinement",
-            SearchStage::Finalist => "finalist",
-        };
+        let stage = p.stage.describe();
         let lambda = if p.lambda == sr.best_lambda {
             format!("**{} (chosen)**", p.lambda)
         } else {

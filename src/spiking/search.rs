@@ -113,6 +113,17 @@ pub enum SearchStage {
     Finalist,
 }
 
+impl SearchStage {
+    /// In words, for tables: "coarse grid", "refinement", "finalist".
+    pub fn describe(self) -> &'static str {
+        match self {
+            SearchStage::Coarse => "coarse grid",
+            SearchStage::Refined => "refinement",
+            SearchStage::Finalist => "finalist",
+        }
+    }
+}
+
 /// One scored scaling factor: all its trials pooled.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LambdaPoint {

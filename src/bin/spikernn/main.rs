@@ -165,6 +165,30 @@ fn cmd_train(a: &TrainArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// The search as text: one line per λ (accuracy, trials, 95 % interval,
+/// stage), then the chosen λ and why.
+fn print_search(path: &Path, r: &search::SearchResult, secs: f64) {
+    println!("{}:", path.display());
+    println!("  lambda  accuracy  trials  95% interval  stage");
+    for p in r.points() {
+        let mark = if p.lambda == r.best_lambda {
+            "  <- chosen"
+        } else {
+            ""
+        };
+        println!(
+            "  {:>6}  {:>8.3}  {:>6}  {:.3}–{:.3}   {}{mark}",
+            p.lambda,
+            p.accuracy,
+            p.trials,
+            p.ci95.0,
+            p.ci95.1,
+            p.stage.describe()
+        );
+    }
+    println!("  {} ({secs:.1} s)", r.selection());
+}
+
 fn search_one(path: &Path, a: &SearchArgs, obs: &progress::Cli) -> Result<serde_json::Value> {
     let model = load(path)?;
     let task = model_task(&model, &a.task, path)?;
@@ -201,14 +225,11 @@ fn search_one(path: &Path, a: &SearchArgs, obs: &progress::Cli) -> Result<serde_
             ),
         );
     }
+    if let Some(w) = r.shortfall(c.target()) {
+        eprintln!("warning: {}: {w}", path.display());
+    }
     if !a.json {
-        println!(
-            "{}: best lambda {} with accuracy {:.3} ({:.1} s)",
-            path.display(),
-            r.best_lambda,
-            r.best_accuracy,
-            secs
-        );
+        print_search(path, &r, secs);
     }
     let mut j = serde_json::to_value(&r)?;
     j["model"] = json!(path);
