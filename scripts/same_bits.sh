@@ -11,7 +11,7 @@
 #   search --json on a copy of the reference fixture (strict scoring)
 #   run --task go-nogo (strict scoring)
 # and compares every .mat byte for byte and every JSON value except wall
-# times (keys ending in "seconds"); keys the new side adds are listed, not
+# times (keys ending in "seconds") and the model's path; keys the new side adds are listed, not
 # counted as differences. Exit 0 when all agree.
 #
 # NEW_FLAGS / OLD_FLAGS: extra flags for search/eval/run of each side, for a
@@ -59,7 +59,7 @@ def same_json(x, y, path=""):
     global bad
     if isinstance(x, dict) and isinstance(y, dict):
         for k in sorted(set(x) | set(y)):
-            if k.endswith("seconds"):
+            if k.endswith("seconds") or k == "model":  # wall times; the file's path
                 continue
             if k not in y:
                 print(f"  key {path}/{k} missing in new"); bad += 1
