@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use spikernn::io::mat::{self, MatData, MatVar, WriteOptions};
 use spikernn::io::model_file;
-use spikernn::rate::{EvalPoint, NetConfig, RateModel, SearchRecord, TrainingRecord};
+use spikernn::rate::{EvalPoint, NetConfig, RateModel, RefitRecord, SearchRecord, TrainingRecord};
 use spikernn::rng;
 
 /// The variables of `classes*.mat`; values mirrored in `tests/scipy_check.py`.
@@ -83,6 +83,14 @@ fn run(dir: &Path) -> spikernn::Result<()> {
             opt_scaling_factor: 35.0,
             all_perfs: vec![0.5, 0.9, 0.97],
             scaling_factors: vec![25.0, 30.0, 35.0],
+            refit: Some(RefitRecord {
+                w_out_spk: (0..model.n()).map(|i| i as f64 * 0.01).collect(),
+                b_out_spk: 0.125,
+                lambda: 35.0,
+                alpha: 0.5,
+                trials: 100,
+                holdout_mse: 0.01,
+            }),
         },
     )?;
     // Reference values for the checker: sum of w and w_out[0], N.

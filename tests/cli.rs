@@ -778,3 +778,69 @@ fn help_tasks_and_completions() {
         );
     }
 }
+
+#[test]
+fn search_with_refit_readout_stores_the_keys_and_eval_uses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = tiny_model(dir.path(), "m.mat", "1");
+    let ms = m.to_str().unwrap();
+    let r = run(&[
+        "search",
+        ms,
+        "--lambdas",
+        "25,50",
+        "--trials",
+        "2",
+        "--no-refine",
+        "--downsample",
+        "4",
+        "--refit-readout",
+        "--refit-trials",
+        "8",
+        "--lambda-rule",
+        "margin",
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let j = last_json(&r);
+    assert_keys(
+        &j,
+        &[
+            "w_out_spk",
+            "b_out_spk",
+            "refit_lambda",
+            "refit_alpha",
+            "refit_trials",
+            "refit_holdout_mse",
+        ],
+    );
+    assert_eq!(j["refit_lambda"], j["best_lambda"]);
+    assert_eq!(j["refit_trials"], 8);
+    let f = mat::read(&m).unwrap();
+    let n = f.get("N").unwrap().data.to_f64().unwrap()[0] as usize;
+    assert_eq!(f.get("w_out_spk").unwrap().dims, vec![1, n]);
+    let model = spikernn::io::model_file::load_model(&m).unwrap();
+    let refit = model.search.unwrap().refit.unwrap();
+    assert_eq!(refit.w_out_spk.len(), n);
+    assert_eq!(refit.trials, 8);
+    let r = run(&["eval", ms, "--trials", "2", "--downsample", "4", "--json"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let e = last_json(&r);
+    assert_eq!(e["readout"], "refit");
+    assert_eq!(e["b_out_spk"], j["b_out_spk"]);
+    // A later search without the refit voids the stored readout.
+    let r = run(&[
+        "search",
+        ms,
+        "--lambdas",
+        "25,50",
+        "--trials",
+        "2",
+        "--no-refine",
+        "--downsample",
+        "4",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let r = run(&["eval", ms, "--trials", "2", "--downsample", "4", "--json"]);
+    assert!(last_json(&r).get("readout").is_none());
+}

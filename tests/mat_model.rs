@@ -8,7 +8,7 @@ use spikernn::io::model_file::{
     load_model, load_model_with_warnings, model_to_vars, save_model, write_search_record,
 };
 use spikernn::rate::{
-    Activation, EvalPoint, NetConfig, RateModel, SearchRecord, Taus, TrainingRecord,
+    Activation, EvalPoint, NetConfig, RateModel, RefitRecord, SearchRecord, Taus, TrainingRecord,
 };
 use spikernn::{rng, Error};
 
@@ -67,6 +67,14 @@ fn model_round_trip_equal_and_stable() {
         opt_scaling_factor: 35.0,
         all_perfs: vec![0.5, 0.9, 0.97],
         scaling_factors: vec![25.0, 30.0, 35.0],
+        refit: Some(RefitRecord {
+            w_out_spk: (0..m.n()).map(|i| 0.1 * i as f64).collect(),
+            b_out_spk: -0.25,
+            lambda: 35.0,
+            alpha: 1.5,
+            trials: 100,
+            holdout_mse: 0.02,
+        }),
     });
     m.task = Some("go-nogo".into());
     let p1 = dir.path().join("a.mat");
@@ -301,6 +309,7 @@ fn tf_file_search_record_update_keeps_everything() {
         opt_scaling_factor: 35.0,
         all_perfs: vec![0.5, 0.75],
         scaling_factors: vec![30.0, 35.0],
+        refit: None,
     };
     write_search_record(&p, &rec).unwrap();
     let after = mat::read(&p).unwrap();

@@ -83,6 +83,9 @@ def check_model(dirn):
         ("eval_losses", (1, 2), "float64"),
         ("opt_scaling_factor", (1, 1), "float64"), ("all_perfs", (3, 1), "float64"),
         ("scaling_factors", (1, 3), "float64"),
+        ("w_out_spk", (1, n), "float64"), ("b_out_spk", (1, 1), "float64"),
+        ("refit_lambda", (1, 1), "float64"), ("refit_alpha", (1, 1), "float64"),
+        ("refit_trials", (1, 1), "int64"), ("refit_holdout_mse", (1, 1), "float64"),
     ]:
         if k not in d:
             check(False, f"{path}: {k} missing")
@@ -102,6 +105,9 @@ def check_model(dirn):
     check(d["opt_scaling_factor"][0, 0] == 35.0, f"{path}: opt")
     check(np.array_equal(d["all_perfs"].ravel(), [0.5, 0.9, 0.97]), f"{path}: all_perfs")
     check(np.array_equal(d["scaling_factors"].ravel(), [25, 30, 35]), f"{path}: factors")
+    check(np.array_equal(d["w_out_spk"].ravel(), np.arange(n) * 0.01), f"{path}: w_out_spk")
+    check(d["b_out_spk"][0, 0] == 0.125 and d["refit_lambda"][0, 0] == 35.0, f"{path}: refit")
+    check(int(d["refit_trials"][0, 0]) == 100, f"{path}: refit_trials")
     check(np.array_equal(d["losses"], [[9.0, 4.5, 2.25]]), f"{path}: losses")
     check(int(d["tr"][0, 0]) == 300, f"{path}: tr")
 

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::rate::train::TrainConfig;
 use crate::rate::{NetConfig, Taus};
 use crate::spiking::lif::{ConversionOptions, LifParams};
+use crate::spiking::readout::RefitOptions;
 use crate::spiking::search::{EvalOptions, SearchOptions};
 use crate::task::{task_by_name, task_with_nogo_rule, Task};
 use crate::units::SPIKING_STEPS_PER_RATE_STEP;
@@ -327,6 +328,7 @@ impl RunConfig {
             keep_negative_weights: s.keep_negative_weights,
             neuron: LifParams::for_model(s.neuron),
             tr_ms: s.tr_ms,
+            output_bias: s.output_bias,
         })
     }
 
@@ -339,6 +341,12 @@ impl RunConfig {
         if s.downsample == 0 {
             return Err(Error::param("downsample", "must be at least 1"));
         }
+        if s.refit_trials < 2 {
+            return Err(Error::param("refit-trials", "must be at least 2"));
+        }
+        if !(s.refit_holdout > 0.0 && s.refit_holdout < 1.0) {
+            return Err(Error::param("refit-holdout", "must lie in (0, 1)"));
+        }
         Ok(SearchOptions {
             lambdas: parse_lambdas(&s.lambdas)?,
             n_trials: s.trials,
@@ -347,6 +355,11 @@ impl RunConfig {
             window_start_override: self.scoring()?.window_start_override(),
             refine: s.refine,
             conversion: self.conversion()?,
+            lambda_rule: s.lambda_rule,
+            refit: s.refit_readout.then_some(RefitOptions {
+                n_trials: s.refit_trials,
+                holdout: s.refit_holdout,
+            }),
             ..SearchOptions::default()
         })
     }
@@ -362,6 +375,7 @@ impl RunConfig {
             downsample: self.search.downsample,
             window_start_override: self.scoring()?.window_start_override(),
             conversion: self.conversion()?,
+            readout: None,
         })
     }
 

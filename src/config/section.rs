@@ -23,7 +23,8 @@ use crate::rate::bptt::Loss;
 use crate::rate::train::TrainConfig;
 use crate::rate::{Activation, NetConfig, Taus, WeightDist};
 use crate::spiking::lif::{ConversionOptions, NeuronModel};
-use crate::spiking::search::{EvalOptions, SearchOptions};
+use crate::spiking::readout::RefitOptions;
+use crate::spiking::search::{EvalOptions, LambdaRule, SearchOptions};
 use crate::task::NoGoRule;
 
 use super::scoring::ScoringPreset;
@@ -237,6 +238,22 @@ section! {
             /// MATLAB-identical grid only).
             #[arg(long = "no-refine", num_args = 0, default_missing_value = "false")]
             refine: bool = SearchOptions::default().refine,
+            /// How the refinement picks λ: peak (best finalist) or margin
+            /// (highest lower 95 % Wilson bound of the trials within ±1 of
+            /// λ; docs/conversion.md, option d).
+            lambda_rule: LambdaRule = SearchOptions::default().lambda_rule,
+            /// After λ is chosen, refit the spiking readout (w, b) by ridge
+            /// regression on the spiking rates of fresh fitting trials and
+            /// evaluate with it (docs/conversion.md, option b).
+            #[arg(num_args = 0, default_missing_value = "true")]
+            refit_readout: bool = false,
+            /// Fitting trials K of the readout refit.
+            #[arg(value_parser = count, allow_negative_numbers = true)]
+            refit_trials: usize = RefitOptions::default().n_trials,
+            /// Fraction of the fitting trials held out to choose the ridge
+            /// penalty, in (0, 1).
+            #[arg(allow_negative_numbers = true)]
+            refit_holdout: f64 = RefitOptions::default().holdout,
         }
         /// Spiking-network flags shared by search, eval, simulate and run.
         flags SpikeFlags {
@@ -267,6 +284,11 @@ section! {
             /// Synaptic rise time in ms; 0 selects the single-exponential synapse.
             #[arg(allow_negative_numbers = true)]
             tr_ms: f64 = ConversionOptions::default().tr_ms,
+            /// Add the rate network's output bias b_out to the spiking
+            /// readout: out = (w_out/λ)·r + b_out (docs/conversion.md,
+            /// option a).
+            #[arg(num_args = 0, default_missing_value = "true")]
+            output_bias: bool = ConversionOptions::default().output_bias,
         }
     }
 }

@@ -20,6 +20,7 @@
 //! | training keys (`losses`, `tr`, `eval_perf_mean`, `eval_loss_mean`) | `training = None` when all are absent; otherwise absent ones are empty / `losses.len()` / NaN |
 //! | `eval_trials`, `eval_perfs`, `eval_losses` (ours: every evaluation during training) | no evaluation points (all three or none are used) |
 //! | search keys (`opt_scaling_factor`, `all_perfs`, `scaling_factors`) | `search = None` when all are absent; otherwise absent vectors are empty and a missing optimum is the best-scoring factor |
+//! | refit keys (`w_out_spk` 1×N, `b_out_spk`, `refit_lambda`, `refit_alpha`, `refit_trials` int64, `refit_holdout_mse`; `search --refit-readout`) | no refitted readout when `w_out_spk` is absent; with it, `b_out_spk` and `refit_lambda` are required, the others NaN / 0 |
 //!
 //! `dale` is true when any unit is inhibitory. A `taus` with two equal values
 //! is a fixed tau.
@@ -37,7 +38,9 @@ use ndarray::{Array1, Array2, ShapeBuilder};
 
 use crate::error::{Error, Result};
 use crate::io::mat::{self, MatFile, MatVar, WriteOptions};
-use crate::rate::{Activation, EvalPoint, RateModel, SearchRecord, Taus, TrainingRecord};
+use crate::rate::{
+    Activation, EvalPoint, RateModel, RefitRecord, SearchRecord, Taus, TrainingRecord,
+};
 
 /// Load a rate model from a `.mat` file; see the module doc for the keys
 /// accepted and their defaults. Fails with [`Error::MissingKey`] when `w`,
@@ -141,16 +144,35 @@ pub fn save_model(path: &Path, model: &RateModel) -> Result<()> {
 /// double) and `scaling_factors` (1×n double) in the existing file `path`,
 /// atomically, keeping every other variable, including ones this crate
 /// cannot parse.
+///
+/// With `rec.refit`, the refit keys are written too; without, a refitted
+/// readout already in the file is voided (`refit_lambda` = NaN), since it
+/// belonged to an earlier search.
 pub fn write_search_record(path: &Path, rec: &SearchRecord) -> Result<()> {
-    mat::update(path, &search_vars(rec), &WriteOptions::default()).map(|_| ())
+    let mut vars = search_vars(rec);
+    if rec.refit.is_none() && mat::read(path)?.get("w_out_spk").is_some() {
+        vars.push(MatVar::scalar("refit_lambda", f64::NAN));
+    }
+    mat::update(path, &vars, &WriteOptions::default()).map(|_| ())
 }
 
 fn search_vars(s: &SearchRecord) -> Vec<MatVar> {
-    vec![
+    let mut v = vec![
         MatVar::scalar("opt_scaling_factor", s.opt_scaling_factor),
         MatVar::f64_col("all_perfs", s.all_perfs.clone()),
         MatVar::f64_row("scaling_factors", s.scaling_factors.clone()),
-    ]
+    ];
+    if let Some(r) = &s.refit {
+        v.extend([
+            MatVar::f64_row("w_out_spk", r.w_out_spk.clone()),
+            MatVar::scalar("b_out_spk", r.b_out_spk),
+            MatVar::scalar("refit_lambda", r.lambda),
+            MatVar::scalar("refit_alpha", r.alpha),
+            MatVar::i64_scalar("refit_trials", r.trials as i64),
+            MatVar::scalar("refit_holdout_mse", r.holdout_mse),
+        ]);
+    }
+    v
 }
 
 /// An r×c double variable from a row-major ndarray (written column-major).
@@ -439,6 +461,33 @@ impl Src<'_> {
             opt_scaling_factor,
             all_perfs,
             scaling_factors,
+            refit: self.refit()?,
+        }))
+    }
+
+    /// The refitted readout: `None` without `w_out_spk` (older files);
+    /// otherwise `b_out_spk` and `refit_lambda` are required.
+    fn refit(&self) -> Result<Option<RefitRecord>> {
+        let Some(w) = self.list("w_out_spk")? else {
+            return Ok(None);
+        };
+        let need = |key: &str| -> Result<f64> {
+            self.scalar(key)?.ok_or_else(|| Error::MissingKey {
+                key: key.into(),
+                path: self.path.to_path_buf(),
+            })
+        };
+        let trials = match self.scalar("refit_trials")? {
+            Some(t) => self.count("refit_trials", t)?,
+            None => 0,
+        };
+        Ok(Some(RefitRecord {
+            w_out_spk: w,
+            b_out_spk: need("b_out_spk")?,
+            lambda: need("refit_lambda")?,
+            alpha: self.scalar("refit_alpha")?.unwrap_or(f64::NAN),
+            trials,
+            holdout_mse: self.scalar("refit_holdout_mse")?.unwrap_or(f64::NAN),
         }))
     }
 }

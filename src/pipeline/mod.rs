@@ -12,6 +12,7 @@
 mod attempts;
 mod metrics;
 
+use crate::spiking::readout::SpikingReadout;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -240,7 +241,11 @@ fn evaluate(
     ));
     let t0 = Instant::now();
     let ev = step("eval", || {
-        let opts = kept.cfg.eval_options()?;
+        let mut opts = kept.cfg.eval_options()?;
+        opts.readout = sr.refit.as_ref().map(|f| SpikingReadout {
+            w: f.w_out_spk.clone(),
+            b: f.b_out_spk,
+        });
         search::evaluate(model, spike_task.as_ref(), sr.best_lambda, &opts, r.obs)
     })?;
     let eval_seconds = t0.elapsed().as_secs_f64();

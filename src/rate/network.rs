@@ -299,6 +299,31 @@ pub struct SearchRecord {
     pub all_perfs: Vec<f64>,
     /// The scaling factors tried.
     pub scaling_factors: Vec<f64>,
+    /// The refitted spiking readout, if `search --refit-readout` made one.
+    pub refit: Option<RefitRecord>,
+}
+
+/// A spiking readout refitted after the λ search
+/// ([`crate::spiking::readout`]), stored as `w_out_spk`, `b_out_spk`,
+/// `refit_lambda`, `refit_alpha`, `refit_trials`, `refit_holdout_mse`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RefitRecord {
+    /// Readout weights on the filtered spike trains r (1 × N, ms): out = w·r + b.
+    pub w_out_spk: Vec<f64>,
+    /// Readout bias (dimensionless).
+    pub b_out_spk: f64,
+    /// The λ the readout was fitted at (it applies at that λ only).
+    #[serde(rename = "refit_lambda")]
+    pub lambda: f64,
+    /// Ridge penalty α chosen on the held-out trials.
+    #[serde(rename = "refit_alpha")]
+    pub alpha: f64,
+    /// Fitting trials K.
+    #[serde(rename = "refit_trials")]
+    pub trials: usize,
+    /// Held-out mean squared error per rate-step sample at α.
+    #[serde(rename = "refit_holdout_mse")]
+    pub holdout_mse: f64,
 }
 
 /// A rate network's parameters: what is trained, converted and saved.

@@ -33,6 +33,9 @@ pub mod tag {
     pub const EVAL: u64 = 0x4556_414c;
     /// The CLI's `simulate` trials (ASCII "SIM").
     pub const SIMULATE: u64 = 0x0053_494d;
+    /// Fitting trials of the readout refit (ASCII "FIT1"): distinct from
+    /// the search's (untagged) and the evaluation's streams.
+    pub const REFIT: u64 = 0x4649_5431;
 }
 
 /// SplitMix64 finaliser: a bijective 64-bit mixer.

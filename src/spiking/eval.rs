@@ -10,6 +10,7 @@ use crate::observe::{Event, Observer, Stage};
 use crate::rate::RateModel;
 use crate::rng;
 use crate::spiking::network::ConversionOptions;
+use crate::spiking::readout::SpikingReadout;
 use crate::spiking::trials::{accuracy, check_common, Outcome, Runner};
 use crate::task::Task;
 
@@ -29,6 +30,9 @@ pub struct EvalOptions {
     pub window_start_override: Option<usize>,
     /// Conversion options.
     pub conversion: ConversionOptions,
+    /// A refitted readout to use instead of w_out/λ (see
+    /// [`crate::spiking::readout::stored_readout`]); `None`: the conversion's.
+    pub readout: Option<SpikingReadout>,
 }
 
 impl Default for EvalOptions {
@@ -39,6 +43,7 @@ impl Default for EvalOptions {
             downsample: 1,
             window_start_override: None,
             conversion: ConversionOptions::default(),
+            readout: None,
         }
     }
 }
@@ -190,7 +195,8 @@ pub fn evaluate(
     });
     let runner = Runner::new(model, task, &opts.conversion, obs)
         .at(opts.downsample, opts.window_start_override)
-        .seeded(opts.seed, Some(rng::tag::EVAL));
+        .seeded(opts.seed, Some(rng::tag::EVAL))
+        .with_readout(opts.readout.as_ref());
     let o = runner.run(lambda, 0..opts.n_trials)?;
     obs.event(&Event::End);
     let names = task.trial_types();

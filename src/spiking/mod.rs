@@ -10,6 +10,7 @@
 //!   output) — [`simulate`];
 //! - the λ grid search (coarse grid → refinement → finalists) — [`search`];
 //! - the evaluation on fresh trials — [`eval`];
+//! - the readout refit after the search (option, off by default) — [`readout`];
 //! - the dot-product kernel — [`kernels`].
 //!
 //! [`lif`] re-exports the network pieces under their former path.
@@ -19,6 +20,7 @@ pub mod kernels;
 pub mod lif;
 pub mod network;
 pub mod neuron;
+pub mod readout;
 pub mod search;
 pub mod simulate;
 pub mod synapse;

@@ -13,6 +13,7 @@ use ndarray::Array2;
 
 use crate::error::{Error, Result};
 use crate::rate::RateModel;
+use crate::spiking::kernels::dot;
 use crate::spiking::neuron::LifParams;
 use crate::spiking::synapse::SynapseParams;
 use crate::units::{rate_steps_to_ms, SPIKING_DT_MS};
@@ -29,6 +30,10 @@ pub struct ConversionOptions {
     pub neuron: LifParams,
     /// Synaptic rise constant tr (ms); 0 selects the single exponential.
     pub tr_ms: f64,
+    /// Add the rate network's output bias to the spiking readout:
+    /// out = (w_out/λ)·r + b_out (docs/conversion.md, option a). Off (the
+    /// paper and docs/model.md drop b_out): out = (w_out/λ)·r.
+    pub output_bias: bool,
 }
 
 impl Default for ConversionOptions {
@@ -38,6 +43,7 @@ impl Default for ConversionOptions {
             keep_negative_weights: false,
             neuron: LifParams::lif(),
             tr_ms: 2.0,
+            output_bias: false,
         }
     }
 }
@@ -51,6 +57,8 @@ pub struct LifNetwork {
     pub(super) w_cols: Vec<f64>,
     pub(super) w_in: Array2<f64>,
     pub(super) w_out: Vec<f64>,
+    /// Readout bias b (0 unless `output_bias` or a refitted readout).
+    pub(super) b_out: f64,
     inh: Vec<bool>,
     pub(super) syn: SynapseParams,
     negative_clipped: usize,
@@ -145,6 +153,7 @@ impl LifNetwork {
             w_cols,
             w_in: model.w_in.clone(),
             w_out: model.w_out.iter().map(|&x| x / lambda).collect(),
+            b_out: if opts.output_bias { model.b_out } else { 0.0 },
             inh: model.inh.clone(),
             syn,
             negative_clipped,
@@ -180,6 +189,38 @@ impl LifNetwork {
     /// Readout weights w_out/λ.
     pub fn w_out(&self) -> &[f64] {
         &self.w_out
+    }
+
+    /// Readout bias b (dimensionless).
+    pub fn b_out(&self) -> f64 {
+        self.b_out
+    }
+
+    /// The output for filtered spike trains r (1/ms): w·r + b. Without a
+    /// bias exactly w·r (no `+ 0.0`, which would turn −0 into +0).
+    #[inline(always)]
+    pub fn readout(&self, r: &[f64]) -> f64 {
+        let o = dot(&self.w_out, r);
+        if self.b_out == 0.0 {
+            o
+        } else {
+            o + self.b_out
+        }
+    }
+
+    /// Replace the readout by out = w·r + b, e.g. one refitted on spiking
+    /// rates ([`crate::spiking::readout`]); `w` (1 × N, ms) already
+    /// includes the 1/λ.
+    pub fn set_readout(&mut self, w: &[f64], b: f64) -> Result<()> {
+        if w.len() != self.n || !b.is_finite() || w.iter().any(|x| !x.is_finite()) {
+            return Err(Error::param(
+                "readout",
+                format!("needs {} finite weights and a finite bias", self.n),
+            ));
+        }
+        self.w_out = w.to_vec();
+        self.b_out = b;
+        Ok(())
     }
 
     /// Inhibitory units.

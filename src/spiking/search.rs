@@ -35,9 +35,10 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::observe::{Event, Observer, Stage};
-use crate::rate::{RateModel, SearchRecord};
+use crate::rate::{RateModel, RefitRecord, SearchRecord};
 use crate::spiking::eval::{wilson_interval, Z95};
 use crate::spiking::network::{ConversionOptions, LifNetwork};
+use crate::spiking::readout::{refit_readout, RefitOptions};
 use crate::spiking::trials::{accuracy, check_common, Outcome, Runner};
 use crate::task::Task;
 
@@ -80,6 +81,25 @@ pub struct SearchOptions {
     pub refine_min_accuracy: f64,
     /// Conversion options (weights, neuron, synapse).
     pub conversion: ConversionOptions,
+    /// How the refinement picks λ (default [`LambdaRule::Peak`]).
+    pub lambda_rule: LambdaRule,
+    /// Refit the spiking readout at the chosen λ (default `None`: off);
+    /// the result is [`SearchResult::refit`].
+    pub refit: Option<RefitOptions>,
+}
+
+/// How the refinement picks λ among its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum LambdaRule {
+    /// The best finalist on pooled trials.
+    #[default]
+    Peak,
+    /// [`margin_lambda`] over the window with radius `refine_step`: the λ
+    /// whose trials pooled with those of its neighbours have the highest
+    /// lower 95 % Wilson bound (docs/conversion.md, option d).
+    Margin,
 }
 
 impl Default for SearchOptions {
@@ -97,6 +117,8 @@ impl Default for SearchOptions {
             finalist_factor: 2,
             refine_min_accuracy: 0.0,
             conversion: ConversionOptions::default(),
+            lambda_rule: LambdaRule::Peak,
+            refit: None,
         }
     }
 }
@@ -165,6 +187,14 @@ enum Rule {
     BelowRefineThreshold(f64),
     /// The best of `count` finalists, each on `trials` (pooled) trials.
     Finalists { count: usize, trials: usize },
+    /// [`LambdaRule::Margin`]: the highest lower Wilson bound `lower` of
+    /// `trials` pooled trials within ±`radius`; the peak rule chose `peak`.
+    Margin {
+        lower: f64,
+        trials: usize,
+        radius: f64,
+        peak: f64,
+    },
 }
 
 /// Accuracy more than this far below a target makes
@@ -197,6 +227,8 @@ pub struct SearchResult {
     pub n_trials: usize,
     /// Conversion warnings (e.g. negative weights clipped).
     pub warnings: Vec<String>,
+    /// The readout refitted at `best_lambda`, if [`SearchOptions::refit`].
+    pub refit: Option<RefitRecord>,
 }
 
 impl SearchResult {
@@ -248,6 +280,7 @@ impl SearchResult {
             best_accuracy: best.1,
             n_trials: n,
             warnings: vec![],
+            refit: None,
         }
     }
 
@@ -343,6 +376,15 @@ impl SearchResult {
                     c.lambda, c.accuracy, c.trials
                 )
             }
+            Rule::Margin {
+                lower,
+                trials,
+                radius,
+                peak,
+            } => format!(
+                "λ {best}: margin rule, highest lower 95 % Wilson bound ({lower:.3}) of the \
+                 {trials} trials pooled within ±{radius} (the peak rule's λ was {peak})"
+            ),
         }
     }
 
@@ -385,6 +427,7 @@ impl SearchResult {
             opt_scaling_factor: self.best_lambda,
             scaling_factors: pts.iter().map(|p| p.0).collect(),
             all_perfs: pts.iter().map(|p| p.1).collect(),
+            refit: self.refit.clone(),
         }
     }
 }
@@ -402,6 +445,8 @@ struct SearchReport {
     points: Vec<LambdaPoint>,
     best_trials: usize,
     selection: String,
+    #[serde(flatten)]
+    refit: Option<RefitRecord>,
 }
 
 impl From<SearchResult> for SearchReport {
@@ -417,6 +462,7 @@ impl From<SearchResult> for SearchReport {
             points: r.points(),
             best_trials: r.best_trials,
             selection: r.selection(),
+            refit: r.refit,
         }
     }
 }
@@ -559,6 +605,60 @@ impl Search<'_> {
     }
 }
 
+/// λ choice with a margin (docs/conversion.md, option d): among
+/// `candidates`, the λ whose trials pooled with those of every tested λ
+/// within `radius` of it (itself included) have the highest lower 95 %
+/// Wilson bound. `points` are (λ, correct trials, trials) of everything
+/// tested. Ties go to the first candidate. Prefers the middle of a plateau
+/// to an isolated peak. Returns (λ, lower bound, pooled trials).
+pub fn margin_lambda(
+    points: &[(f64, usize, usize)],
+    candidates: &[f64],
+    radius: f64,
+) -> Option<(f64, f64, usize)> {
+    let mut best: Option<(f64, f64, usize)> = None;
+    for &c in candidates {
+        let (k, n) = points
+            .iter()
+            .filter(|p| (p.0 - c).abs() <= radius + 1e-9)
+            .fold((0, 0), |(k, n), p| (k + p.1, n + p.2));
+        if n == 0 {
+            continue;
+        }
+        let lo = wilson_interval(k, n, Z95).0;
+        if best.is_none_or(|b| lo > b.1) {
+            best = Some((c, lo, n));
+        }
+    }
+    best
+}
+
+/// Apply [`LambdaRule::Margin`] to the refinement window.
+fn apply_margin(result: &mut SearchResult, window: &[Candidate], radius: f64) {
+    let pts: Vec<(f64, usize, usize)> = window
+        .iter()
+        .map(|c| {
+            let k = c.outcomes.iter().filter(|o| o.correct).count();
+            (c.lambda, k, c.outcomes.len())
+        })
+        .collect();
+    let lambdas: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    if let Some((l, lower, trials)) = margin_lambda(&pts, &lambdas, radius) {
+        let peak = result.best_lambda;
+        let p = result.refined.iter().find(|p| p.lambda == l).copied();
+        if let Some(p) = p {
+            (result.best_lambda, result.best_accuracy, result.best_trials) =
+                (p.lambda, p.accuracy, p.trials);
+        }
+        result.rule = Rule::Margin {
+            lower,
+            trials,
+            radius,
+            peak,
+        };
+    }
+}
+
 /// Check the λ grid and the refinement options.
 fn check_grid(opts: &SearchOptions) -> Result<()> {
     if opts.lambdas.is_empty() {
@@ -666,13 +766,14 @@ pub fn grid_search(
         rule: Rule::FirstMaximum,
         n_trials: opts.n_trials,
         warnings,
+        refit: None,
     };
     if !opts.refine || result.best_accuracy < opts.refine_min_accuracy {
         if opts.refine {
             result.rule = Rule::BelowRefineThreshold(opts.refine_min_accuracy);
         }
         obs.event(&Event::End);
-        return Ok(result);
+        return refit(result, model, task, opts, obs);
     }
     let centre = result.best_lambda;
     let mut window = search.refinement(centre, half)?;
@@ -685,7 +786,34 @@ pub fn grid_search(
         count,
         trials: b.trials,
     };
+    if opts.lambda_rule == LambdaRule::Margin {
+        apply_margin(&mut result, &window, opts.refine_step);
+    }
     obs.event(&Event::End);
+    refit(result, model, task, opts, obs)
+}
+
+/// Refit the readout at the chosen λ if [`SearchOptions::refit`] asks.
+fn refit(
+    mut result: SearchResult,
+    model: &RateModel,
+    task: &dyn Task,
+    opts: &SearchOptions,
+    obs: &dyn Observer,
+) -> Result<SearchResult> {
+    if let Some(r) = &opts.refit {
+        let at = (opts.seed, opts.downsample);
+        let lambda = result.best_lambda;
+        result.refit = Some(refit_readout(
+            model,
+            task,
+            lambda,
+            &opts.conversion,
+            at,
+            r,
+            obs,
+        )?);
+    }
     Ok(result)
 }
 
@@ -938,5 +1066,27 @@ mod tests {
         assert_eq!(j["points"].as_array().unwrap().len(), 5);
         assert_eq!(j["points"][2]["stage"], "finalist");
         assert_eq!(j["selection"], r.selection());
+    }
+
+    #[test]
+    fn margin_rule_prefers_a_plateau_to_an_isolated_peak() {
+        // λ 30 alone scores 100/100 but its neighbours 60/100; λ 33 scores
+        // 95/100 with neighbours at 94/100 and 95/100. Pooled within ±1:
+        // λ 30 → 220/300 (Wilson lower ≈ 0.68), λ 33 → 284/300 (≈ 0.915).
+        let pts = [
+            (29.0, 60, 100),
+            (30.0, 100, 100),
+            (31.0, 60, 100),
+            (32.0, 94, 100),
+            (33.0, 95, 100),
+            (34.0, 95, 100),
+        ];
+        let cands: Vec<f64> = pts.iter().map(|p| p.0).collect();
+        let (l, lo, n) = margin_lambda(&pts, &cands, 1.0).unwrap();
+        assert_eq!((l, n), (33.0, 300));
+        assert!((lo - wilson_interval(284, 300, Z95).0).abs() < 1e-15);
+        // Radius 0: plain lower bound per λ, the peak wins.
+        assert_eq!(margin_lambda(&pts, &cands, 0.0).unwrap().0, 30.0);
+        assert_eq!(margin_lambda(&[], &cands, 1.0), None);
     }
 }

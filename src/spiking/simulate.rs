@@ -19,7 +19,8 @@
 //! 5. **synapses** ([`synapse_step`]): `IPSC ← IPSC·e^(−dt/td) + h·dt`,
 //!    `h ← h·e^(−dt/tr) + JD/(tr·td)` and the same for the rate filter `r`,
 //!    `hr` with the spike indicator;
-//! 6. **output / record**: `out[k] = (w_out/λ)·r`; voltage recorded as
+//! 6. **output / record**: `out[k] = (w_out/λ)·r` (+ b with an output bias
+//!    or a refitted readout, [`LifNetwork::readout`]); voltage recorded as
 //!    `v_peak` for spikers (which the neuron step has already reset to
 //!    `v_reset`).
 //!
@@ -42,7 +43,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::rng::fill_normal_with;
-use crate::spiking::kernels::dot;
 use crate::spiking::network::LifNetwork;
 use crate::spiking::neuron::{neuron_step, LifState};
 use crate::spiking::synapse::{synapse_step, SynapseParams, SynapseState};
@@ -138,7 +138,7 @@ impl Default for SimOptions {
 pub struct SimResult {
     /// Spike events (unit, 0-based step), in time order.
     pub spikes: Vec<(u32, u32)>,
-    /// Output `(w_out/λ)·r` at every step (no bias).
+    /// Output `(w_out/λ)·r` at every step (+ b, see [`LifNetwork::readout`]).
     pub out: Vec<f64>,
     /// Step length (ms).
     pub dt_ms: f64,
@@ -188,6 +188,10 @@ struct Timing {
     /// Number of steps nt = round(T_sec / dt).
     nt: usize,
 }
+
+/// A per-step observer of [`LifNetwork::simulate_observed`]: called with
+/// the 0-based step and the N filtered spike trains r (1/ms).
+pub type Observe<'a> = &'a mut dyn FnMut(usize, &[f64]);
 
 /// One trial ready to run: its time grid, the precomputed external
 /// current of every kept column (N per column, mV) and the options.
@@ -325,6 +329,20 @@ impl LifNetwork {
         opts: &SimOptions,
         rng: &mut R,
     ) -> Result<SimResult> {
+        self.simulate_observed(u, opts, rng, None)
+    }
+
+    /// As [`LifNetwork::simulate`], calling `observe(k, r)` after step `k`
+    /// with the N filtered spike trains r (1/ms, stage 5's result): extra
+    /// readouts or down-sampled rates without recording N × nt matrices
+    /// (e.g. the readout refit, [`crate::spiking::readout`]).
+    pub fn simulate_observed<R: RngCore + ?Sized>(
+        &self,
+        u: &Array2<f64>,
+        opts: &SimOptions,
+        rng: &mut R,
+        observe: Option<Observe<'_>>,
+    ) -> Result<SimResult> {
         let timing = self.check_inputs(u, opts)?;
         let ext = self.external_currents(u, &timing.cols);
         let trial = Trial { timing, ext, opts };
@@ -332,10 +350,10 @@ impl LifNetwork {
         {
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2 (checked just above).
-                return unsafe { self.run_avx2(&trial, rng) };
+                return unsafe { self.run_avx2(&trial, rng, observe) };
             }
         }
-        self.run(&trial, rng)
+        self.run(&trial, rng, observe)
     }
 
     /// Validate the stimulus and options; the time grid of the trial.
@@ -439,8 +457,9 @@ impl LifNetwork {
         &self,
         trial: &Trial,
         rng: &mut R,
+        observe: Option<Observe<'_>>,
     ) -> Result<SimResult> {
-        self.run(trial, rng)
+        self.run(trial, rng, observe)
     }
 
     /// The step loop, stages 1–6 of the module docs. One function with
@@ -448,7 +467,12 @@ impl LifNetwork {
     /// (and vectorised) inside [`Self::run_avx2`]: a call per stage and step
     /// (20 000 steps × 6 stages per trial) would cost speed.
     #[inline(always)]
-    fn run<R: RngCore + ?Sized>(&self, trial: &Trial, rng: &mut R) -> Result<SimResult> {
+    fn run<R: RngCore + ?Sized>(
+        &self,
+        trial: &Trial,
+        rng: &mut R,
+        mut observe: Option<Observe<'_>>,
+    ) -> Result<SimResult> {
         let (t, ext, opts) = (&trial.timing, &trial.ext[..], trial.opts);
         let n = self.n;
         let syn = self.synapses_at(t)?;
@@ -481,7 +505,10 @@ impl LifNetwork {
             let jd_now = self.summed_drive(&fired, &mut jd);
             synapse_step(&syn, &mut syn_state, jd_now, &fired);
             // 6. Output and record.
-            out.push(dot(&self.w_out, &syn_state.r));
+            out.push(self.readout(&syn_state.r));
+            if let Some(f) = observe.as_mut() {
+                f(k, &syn_state.r);
+            }
             rec.after_step(k, &state.v, &fired, &syn_state.r);
         }
         Ok(SimResult {

@@ -2,6 +2,7 @@
 //! the outcome of each (correct or not, firing rates), shared by
 //! [`super::grid_search`] and [`super::evaluate`].
 
+use ndarray::Array2;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -9,8 +10,9 @@ use crate::observe::{Event, Observer};
 use crate::rate::RateModel;
 use crate::rng;
 use crate::spiking::network::{ConversionOptions, LifNetwork};
+use crate::spiking::readout::{FitTrial, SpikingReadout};
 use crate::spiking::simulate::SimOptions;
-use crate::task::{extend_stimulus, Task};
+use crate::task::{extend_stimulus, Task, Trial};
 use crate::units::SPIKING_STEPS_PER_RATE_STEP;
 
 /// The outcome of one simulated trial.
@@ -35,6 +37,7 @@ pub(super) struct Runner<'a> {
     window_start: Option<usize>,
     seed: u64,
     tag: Option<u64>,
+    readout: Option<&'a SpikingReadout>,
     obs: &'a dyn Observer,
 }
 
@@ -54,6 +57,7 @@ impl<'a> Runner<'a> {
             window_start: None,
             seed: 0,
             tag: None,
+            readout: None,
             obs,
         }
     }
@@ -71,30 +75,55 @@ impl<'a> Runner<'a> {
     pub fn seeded(self, seed: u64, tag: Option<u64>) -> Self {
         Runner { seed, tag, ..self }
     }
+
+    /// Read the spiking network out with `readout` instead of w_out/λ.
+    pub fn with_readout(self, readout: Option<&'a SpikingReadout>) -> Self {
+        Runner { readout, ..self }
+    }
 }
 
 impl Runner<'_> {
-    /// Trials `range` at `lambda`, in parallel, in trial order.
-    pub fn run(&self, lambda: f64, range: std::ops::Range<usize>) -> Result<Vec<Outcome>> {
-        let net = LifNetwork::from_rate(self.model, lambda, self.conversion)?;
-        let exc: Vec<bool> = net.inh().iter().map(|&b| !b).collect();
-        let sim = SimOptions {
+    /// The network at `lambda`, with the runner's readout if any.
+    fn network(&self, lambda: f64) -> Result<LifNetwork> {
+        let mut net = LifNetwork::from_rate(self.model, lambda, self.conversion)?;
+        if let Some(r) = self.readout {
+            net.set_readout(&r.w, r.b)?;
+        }
+        Ok(net)
+    }
+
+    /// Trial `t` at `lambda`: its stream (after the task's draws), the trial
+    /// and its spiking stimulus. `Err(Interrupted)` when cancelled.
+    fn trial(&self, lambda: f64, t: usize) -> Result<(rng::Rng, Trial, Array2<f64>)> {
+        if self.obs.cancelled() {
+            return Err(Error::Interrupted);
+        }
+        let mut s = match self.tag {
+            Some(tag) => rng::stream(self.seed, &[tag, lambda.to_bits(), t as u64]),
+            None => rng::stream(self.seed, &[lambda.to_bits(), t as u64]),
+        };
+        let trial = self.task.sample(&mut s);
+        let u = extend_stimulus(&trial.u, 1);
+        Ok((s, trial, u))
+    }
+
+    fn sim_options(&self) -> SimOptions {
+        SimOptions {
             downsample: self.downsample,
             ..SimOptions::default()
-        };
+        }
+    }
+
+    /// Trials `range` at `lambda`, in parallel, in trial order.
+    pub fn run(&self, lambda: f64, range: std::ops::Range<usize>) -> Result<Vec<Outcome>> {
+        let net = self.network(lambda)?;
+        let exc: Vec<bool> = net.inh().iter().map(|&b| !b).collect();
+        let sim = self.sim_options();
         let per_rate_step = SPIKING_STEPS_PER_RATE_STEP / self.downsample;
         range
             .into_par_iter()
             .map(|t| {
-                if self.obs.cancelled() {
-                    return Err(Error::Interrupted);
-                }
-                let mut s = match self.tag {
-                    Some(tag) => rng::stream(self.seed, &[tag, lambda.to_bits(), t as u64]),
-                    None => rng::stream(self.seed, &[lambda.to_bits(), t as u64]),
-                };
-                let trial = self.task.sample(&mut s);
-                let u = extend_stimulus(&trial.u, 1);
+                let (mut s, trial, u) = self.trial(lambda, t)?;
                 let res = net.simulate(&u, &sim, &mut s)?;
                 let correct = match self.window_start {
                     Some(w) => {
@@ -110,6 +139,32 @@ impl Runner<'_> {
                     exc_hz: res.mean_rate_hz(&exc),
                     inh_hz: res.mean_rate_hz(net.inh()),
                 })
+            })
+            .collect()
+    }
+
+    /// Fitting samples of trials `range` at `lambda` (in parallel, in trial
+    /// order): r at the spiking step s_k = (k+1)·S − 1 that ends rate step
+    /// k+1 (S = 100/d), paired with the target z_k
+    /// ([`crate::spiking::readout`]).
+    pub fn fit_trials(&self, lambda: f64, range: std::ops::Range<usize>) -> Result<Vec<FitTrial>> {
+        let net = self.network(lambda)?;
+        let sim = self.sim_options();
+        let per_rate_step = SPIKING_STEPS_PER_RATE_STEP / self.downsample;
+        range
+            .into_par_iter()
+            .map(|t| {
+                let (mut s, trial, u) = self.trial(lambda, t)?;
+                let mut r: Vec<Vec<f64>> = Vec::with_capacity(trial.target.len());
+                let mut keep = |k: usize, rk: &[f64]| {
+                    if (k + 1).is_multiple_of(per_rate_step) && r.len() < trial.target.len() {
+                        r.push(rk.to_vec());
+                    }
+                };
+                net.simulate_observed(&u, &sim, &mut s, Some(&mut keep))?;
+                self.obs.event(&Event::Advance(1));
+                let z = trial.target[..r.len()].to_vec();
+                Ok(FitTrial { r, z })
             })
             .collect()
     }

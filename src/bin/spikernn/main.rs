@@ -23,6 +23,7 @@ use spikernn::observe::Observer;
 use spikernn::pipeline::{self, scoring_json};
 use spikernn::rate::train;
 use spikernn::rate::RateModel;
+use spikernn::spiking::readout::stored_readout;
 use spikernn::spiking::search;
 use spikernn::task::{task_by_name, Task, TASK_NAMES};
 use spikernn::units::RATE_DT_MS;
@@ -220,7 +221,12 @@ fn search_one(path: &Path, a: &SearchArgs, obs: &progress::Cli) -> Result<serde_
         note(
             quiet,
             format_args!(
-                "stored opt_scaling_factor, all_perfs, scaling_factors in {}",
+                "stored opt_scaling_factor, all_perfs, scaling_factors{} in {}",
+                if r.refit.is_some() {
+                    ", w_out_spk, b_out_spk, refit_*"
+                } else {
+                    ""
+                },
                 path.display()
             ),
         );
@@ -300,12 +306,17 @@ fn cmd_eval(a: &EvalArgs, quiet: bool) -> Result<()> {
     a.eval.apply(&mut c.eval);
     a.spike.apply(&mut c.search);
     let task = c.scoring_task()?;
-    let opts = c.eval_options()?;
+    let mut opts = c.eval_options()?;
+    opts.readout = stored_readout(&model, lambda);
     let obs = progress::Cli::new(quiet || a.json);
     let r = search::evaluate(&model, task.as_ref(), lambda, &opts, &obs)?;
     if a.json {
         let mut j = serde_json::to_value(&r)?;
         j["scoring"] = scoring_json(&c)?;
+        if let Some(rec) = opts.readout.and(model.search.and_then(|s| s.refit)) {
+            j["readout"] = json!("refit");
+            merge(&mut j, serde_json::to_value(rec)?);
+        }
         println!("{j}");
         return Ok(());
     }
@@ -325,8 +336,18 @@ fn cmd_eval(a: &EvalArgs, quiet: bool) -> Result<()> {
             v.accuracy, v.n_trials, v.exc_rate_hz, v.inh_rate_hz
         );
     }
+    if opts.readout.is_some() {
+        println!("  readout: refitted (w_out_spk, b_out_spk stored by search --refit-readout)");
+    }
     println!("  {}", c.scoring()?.describe());
     Ok(())
+}
+
+/// Copy the keys of the object `extra` into the object `j`.
+fn merge(j: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(j), serde_json::Value::Object(e)) = (j.as_object_mut(), extra) {
+        j.extend(e);
+    }
 }
 
 /// The configuration of `run`: the file (or `for_run` of the task), then the flags.
