@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use spikernn::io::mat::{self, MatData, MatVar, WriteOptions};
 use spikernn::io::model_file;
-use spikernn::rate::{EvalPoint, NetConfig, RateModel, RefitRecord, SearchRecord, TrainingRecord};
+use spikernn::rate::{
+    EvalPoint, NetConfig, RateModel, RefitRecord, SearchRecord, TrainNoise, TrainingRecord,
+};
 use spikernn::rng;
 
 /// The variables of `classes*.mat`; values mirrored in `tests/scipy_check.py`.
@@ -73,6 +75,10 @@ fn run(dir: &Path) -> spikernn::Result<()> {
                 accuracy: 0.96,
             },
         ],
+        noise: TrainNoise {
+            rec_sd: 0.3,
+            input_sd: 0.05,
+        },
     });
     model.task = Some("go-nogo".into());
     let mpath = dir.join("model.mat");

@@ -8,7 +8,8 @@ use spikernn::io::model_file::{
     load_model, load_model_with_warnings, model_to_vars, save_model, write_search_record,
 };
 use spikernn::rate::{
-    Activation, EvalPoint, NetConfig, RateModel, RefitRecord, SearchRecord, Taus, TrainingRecord,
+    Activation, EvalPoint, NetConfig, RateModel, RefitRecord, SearchRecord, Taus, TrainNoise,
+    TrainingRecord,
 };
 use spikernn::{rng, Error};
 
@@ -62,6 +63,10 @@ fn model_round_trip_equal_and_stable() {
                 accuracy: 0.97,
             },
         ],
+        noise: TrainNoise {
+            rec_sd: 0.3,
+            input_sd: 0.05,
+        },
     });
     m.search = Some(SearchRecord {
         opt_scaling_factor: 35.0,

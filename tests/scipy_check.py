@@ -86,6 +86,7 @@ def check_model(dirn):
         ("w_out_spk", (1, n), "float64"), ("b_out_spk", (1, 1), "float64"),
         ("refit_lambda", (1, 1), "float64"), ("refit_alpha", (1, 1), "float64"),
         ("refit_trials", (1, 1), "int64"), ("refit_holdout_mse", (1, 1), "float64"),
+        ("rec_noise_sd", (1, 1), "float64"), ("input_noise_sd", (1, 1), "float64"),
     ]:
         if k not in d:
             check(False, f"{path}: {k} missing")
@@ -108,6 +109,7 @@ def check_model(dirn):
     check(np.array_equal(d["w_out_spk"].ravel(), np.arange(n) * 0.01), f"{path}: w_out_spk")
     check(d["b_out_spk"][0, 0] == 0.125 and d["refit_lambda"][0, 0] == 35.0, f"{path}: refit")
     check(int(d["refit_trials"][0, 0]) == 100, f"{path}: refit_trials")
+    check(d["rec_noise_sd"][0, 0] == 0.3 and d["input_noise_sd"][0, 0] == 0.05, f"{path}: noise")
     check(np.array_equal(d["losses"], [[9.0, 4.5, 2.25]]), f"{path}: losses")
     check(int(d["tr"][0, 0]) == 300, f"{path}: tr")
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::rate::train::TrainConfig;
-use crate::rate::{NetConfig, Taus};
+use crate::rate::{NetConfig, Taus, TrainNoise};
 use crate::spiking::lif::{ConversionOptions, LifParams};
 use crate::spiking::readout::RefitOptions;
 use crate::spiking::search::{EvalOptions, SearchOptions};
@@ -315,6 +315,10 @@ impl RunConfig {
             loss_threshold: t.loss_threshold,
             acc_threshold: t.acc_threshold,
             seed: self.seed,
+            noise: TrainNoise {
+                rec_sd: t.rec_noise_sd,
+                input_sd: t.input_noise_sd,
+            },
         };
         cfg.validate()?;
         Ok(cfg)

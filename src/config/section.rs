@@ -220,6 +220,15 @@ section! {
             /// Stopping rule: evaluation accuracy (fraction) above this.
             #[arg(allow_negative_numbers = true)]
             acc_threshold: f64 = TrainConfig::default().acc_threshold,
+            /// SD σ_rec of the recurrent noise during training, per unit and
+            /// rate step of 5 ms: x_t += σ_rec·N(0, 1) (0.1 = the paper's
+            /// N(0, 0.01)); the stopping rule's evaluations keep 0.1.
+            #[arg(long = "rec-noise", allow_negative_numbers = true)]
+            rec_noise_sd: f64 = TrainConfig::default().noise.rec_sd,
+            /// SD σ_in of Gaussian noise added to every input channel and
+            /// rate step of a training trial (0: clean inputs).
+            #[arg(long = "input-noise", allow_negative_numbers = true)]
+            input_noise_sd: f64 = TrainConfig::default().noise.input_sd,
         }
     }
 }

@@ -20,6 +20,7 @@
 //! | training keys (`losses`, `tr`, `eval_perf_mean`, `eval_loss_mean`) | `training = None` when all are absent; otherwise absent ones are empty / `losses.len()` / NaN |
 //! | `eval_trials`, `eval_perfs`, `eval_losses` (ours: every evaluation during training) | no evaluation points (all three or none are used) |
 //! | search keys (`opt_scaling_factor`, `all_perfs`, `scaling_factors`) | `search = None` when all are absent; otherwise absent vectors are empty and a missing optimum is the best-scoring factor |
+//! | `rec_noise_sd`, `input_noise_sd` (training noise SDs per rate step; written only when not 0.1 and 0) | 0.1, 0 |
 //! | refit keys (`w_out_spk` 1×N, `b_out_spk`, `refit_lambda`, `refit_alpha`, `refit_trials` int64, `refit_holdout_mse`; `search --refit-readout`) | no refitted readout when `w_out_spk` is absent; with it, `b_out_spk` and `refit_lambda` are required, the others NaN / 0 |
 //!
 //! `dale` is true when any unit is inhibitory. A `taus` with two equal values
@@ -39,7 +40,8 @@ use ndarray::{Array1, Array2, ShapeBuilder};
 use crate::error::{Error, Result};
 use crate::io::mat::{self, MatFile, MatVar, WriteOptions};
 use crate::rate::{
-    Activation, EvalPoint, RateModel, RefitRecord, SearchRecord, Taus, TrainingRecord,
+    Activation, EvalPoint, RateModel, RefitRecord, SearchRecord, Taus, TrainNoise, TrainingRecord,
+    REC_NOISE_SD,
 };
 
 /// Load a rate model from a `.mat` file; see the module doc for the keys
@@ -122,6 +124,10 @@ pub fn model_to_vars(model: &RateModel) -> Vec<MatVar> {
             v.push(MatVar::f64_row("eval_trials", col(|e| e.trial as f64)));
             v.push(MatVar::f64_row("eval_perfs", col(|e| e.accuracy)));
             v.push(MatVar::f64_row("eval_losses", col(|e| e.loss)));
+        }
+        if t.noise != TrainNoise::default() {
+            v.push(MatVar::scalar("rec_noise_sd", t.noise.rec_sd));
+            v.push(MatVar::scalar("input_noise_sd", t.noise.input_sd));
         }
     }
     if let Some(s) = &model.search {
@@ -401,6 +407,10 @@ impl Src<'_> {
             eval_perf_mean: perf.unwrap_or(f64::NAN),
             eval_loss_mean: loss.unwrap_or(f64::NAN),
             evals: self.evals()?,
+            noise: TrainNoise {
+                rec_sd: self.scalar("rec_noise_sd")?.unwrap_or(REC_NOISE_SD),
+                input_sd: self.scalar("input_noise_sd")?.unwrap_or(0.0),
+            },
         }))
     }
 

@@ -6,7 +6,7 @@
 //! ```text
 //! x_0 = N(0,1)/100,   r_t = phi(x_t)
 //! a_t = W r_{t−1} + w_in u_{t−1}
-//! x_t = α ⊙ x_{t−1} + β ⊙ a_t + 0.1 · N(0,1)
+//! x_t = α ⊙ x_{t−1} + β ⊙ a_t + σ_rec · N(0,1)      (σ_rec = 0.1 per rate step)
 //! o_t = w_out · r_t + b_out
 //! ```
 //!
@@ -30,6 +30,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::rate::network::REC_NOISE_SD;
 use crate::rate::RateModel;
 use crate::task::Trial;
 
@@ -153,6 +154,9 @@ pub struct Prepared {
     pub alpha: Array1<f64>,
     /// 1/τ_i.
     pub beta: Array1<f64>,
+    /// SD σ_rec of the recurrent noise added to x each rate step in
+    /// [`forward`] ([`REC_NOISE_SD`] = 0.1; training may change it).
+    pub rec_noise_sd: f64,
 }
 
 impl Prepared {
@@ -177,6 +181,7 @@ impl Prepared {
             tau: Array1::zeros(n),
             alpha: Array1::zeros(n),
             beta: Array1::zeros(n),
+            rec_noise_sd: REC_NOISE_SD,
         };
         p.refresh(model);
         p
@@ -437,6 +442,7 @@ pub fn forward<R: RngCore + ?Sized>(
         trace.x[[0, i]] = z / 100.0;
         trace.r[[0, i]] = act.f(z / 100.0);
     }
+    let noise_sd = prep.rec_noise_sd;
     let alpha = prep.alpha.as_slice().expect("contiguous");
     let beta = prep.beta.as_slice().expect("contiguous");
     let w_out = model.w_out.as_slice().expect("contiguous");
@@ -461,7 +467,7 @@ pub fn forward<R: RngCore + ?Sized>(
         let (alpha, beta, a) = (&alpha[..n], &beta[..n], &a[..n]);
         for i in 0..n {
             let z: f64 = StandardNormal.sample(rng);
-            let x = alpha[i] * x_prev[i] + beta[i] * a[i] + 0.1 * z;
+            let x = alpha[i] * x_prev[i] + beta[i] * a[i] + noise_sd * z;
             x_cur[i] = x;
             r_cur[i] = act.f(x);
         }
@@ -885,5 +891,29 @@ mod tests {
             assert!((o - tr.o[t - 1]).abs() < 1e-12, "step {t}");
         }
         assert_eq!(tr.o.len(), 29);
+    }
+
+    #[test]
+    fn recurrent_noise_sd_scales_the_noise_draws() {
+        // The same draws z: x_1 = α x_0 + β a_1 + σ z, so x_1(σ) − x_1(0) = σ z
+        // and the default σ is docs/model.md's 0.1.
+        let m = small_model(Activation::Sigmoid, true, Taus::Fixed(4.0), 1);
+        let u = Array2::zeros((m.n_inputs(), 5));
+        let mut prep = Prepared::exact(&m);
+        assert_eq!(prep.rec_noise_sd, 0.1);
+        let x1 = |prep: &Prepared| {
+            let mut tr = Trace::default();
+            forward(&m, prep, &u, &mut rng::from_seed(2), &mut tr);
+            tr.x.row(1).to_vec()
+        };
+        let base = x1(&prep);
+        prep.rec_noise_sd = 0.0;
+        let clean = x1(&prep);
+        prep.rec_noise_sd = 0.3;
+        let loud = x1(&prep);
+        for i in 0..m.n() {
+            let z = (base[i] - clean[i]) / 0.1;
+            assert!((loud[i] - clean[i] - 0.3 * z).abs() < 1e-12);
+        }
     }
 }

@@ -277,7 +277,35 @@ pub struct TrainingRecord {
     /// Every evaluation during training (`.mat` keys `eval_trials`,
     /// `eval_perfs`, `eval_losses`; empty for files without them).
     pub evals: Vec<EvalPoint>,
+    /// Noise of the training trials (`.mat` keys `rec_noise_sd`,
+    /// `input_noise_sd`, written only when not the defaults 0.1 and 0).
+    pub noise: TrainNoise,
 }
+
+/// Noise SDs of rate training (docs/conversion.md, option c), per unit (or
+/// input channel) and rate step of 5 ms, dimensionless (units of x and u).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrainNoise {
+    /// SD σ_rec of the recurrent noise: x_t += σ_rec·N(0, 1) each rate step
+    /// (docs/model.md: 0.1, i.e. N(0, 0.01)).
+    pub rec_sd: f64,
+    /// SD σ_in of the input noise: u_t += σ_in·N(0, 1) per channel and rate
+    /// step of a training trial (0: clean inputs, as the paper).
+    pub input_sd: f64,
+}
+
+impl Default for TrainNoise {
+    fn default() -> Self {
+        TrainNoise {
+            rec_sd: REC_NOISE_SD,
+            input_sd: 0.0,
+        }
+    }
+}
+
+/// The recurrent noise SD of docs/model.md (per rate step of 5 ms); rate
+/// evaluations always use it.
+pub const REC_NOISE_SD: f64 = 0.1;
 
 /// One evaluation during training.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

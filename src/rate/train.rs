@@ -10,14 +10,16 @@
 
 use std::time::Instant;
 
-use ndarray::Zip;
+use ndarray::{Array2, Zip};
+use rand::RngCore;
+use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::observe::{Event, Observer, Stage};
 use crate::rate::bptt::{forward, loss_and_grad, Grads, Loss, Prepared, Trace, Workspace};
-use crate::rate::{NetConfig, RateModel, TrainingRecord};
+use crate::rate::{NetConfig, RateModel, TrainNoise, TrainingRecord};
 use crate::rng;
 use crate::task::Task;
 
@@ -47,6 +49,10 @@ pub struct TrainConfig {
     pub acc_threshold: f64,
     /// Seed for every random draw.
     pub seed: u64,
+    /// Noise of the training trials (default: σ_rec 0.1, σ_in 0, the
+    /// paper's); the stopping rule's evaluations always use the defaults.
+    #[serde(default)]
+    pub noise: TrainNoise,
 }
 
 impl Default for TrainConfig {
@@ -61,6 +67,7 @@ impl Default for TrainConfig {
             loss_threshold: 7.0,
             acc_threshold: 0.95,
             seed: 1,
+            noise: TrainNoise::default(),
         }
     }
 }
@@ -88,6 +95,13 @@ impl TrainConfig {
         }
         if !self.loss_threshold.is_finite() {
             return Err(Error::param("loss-threshold", "must be finite"));
+        }
+        let finite_sd = |x: f64| x.is_finite() && x >= 0.0;
+        if !finite_sd(self.noise.rec_sd) {
+            return Err(Error::param("rec-noise", "must be finite and ≥ 0"));
+        }
+        if !finite_sd(self.noise.input_sd) {
+            return Err(Error::param("input-noise", "must be finite and ≥ 0"));
         }
         if !(0.0..=1.0).contains(&self.acc_threshold) {
             return Err(Error::param("acc-threshold", "must lie in [0, 1]"));
@@ -241,6 +255,17 @@ impl TrainOutcome {
     }
 }
 
+/// u += σ_in·N(0, 1) per channel and rate step; no draw at all for σ_in = 0
+/// (so default training draws exactly the paper's random numbers).
+fn add_input_noise<R: RngCore + ?Sized>(u: &mut Array2<f64>, sd: f64, rng: &mut R) {
+    if sd > 0.0 {
+        for x in u.iter_mut() {
+            let z: f64 = StandardNormal.sample(rng);
+            *x += sd * z;
+        }
+    }
+}
+
 /// Mean loss and accuracy of `model` on `n` fresh trials; trial `i` uses the
 /// stream (seed, tag, i), so the result does not depend on the thread count.
 pub fn evaluate_rate(
@@ -386,11 +411,13 @@ impl<'a> Trainer<'a> {
     /// One Adam update on a batch of fresh trials; returns the mean loss.
     fn update(&mut self) -> Result<f64> {
         self.prep.refresh(&self.model);
+        self.prep.rec_noise_sd = self.cfg.noise.rec_sd;
         self.grads.clear();
         let b = self.cfg.batch.min(self.cfg.n_trials - self.trials);
         let mut batch_loss = 0.0;
         for _ in 0..b {
-            let trial = self.task.sample(&mut self.rng);
+            let mut trial = self.task.sample(&mut self.rng);
+            add_input_noise(&mut trial.u, self.cfg.noise.input_sd, &mut self.rng);
             batch_loss += loss_and_grad(
                 &self.model,
                 &self.prep,
@@ -452,6 +479,7 @@ impl<'a> Trainer<'a> {
             eval_perf_mean: last.map_or(f64::NAN, |e| e.accuracy),
             eval_loss_mean: last.map_or(f64::NAN, |e| e.loss),
             evals: self.evals.clone(),
+            noise: self.cfg.noise,
         });
         TrainOutcome {
             model,

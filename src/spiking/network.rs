@@ -305,4 +305,28 @@ mod tests {
             .iter()
             .all(|&x| x == 0.0));
     }
+
+    #[test]
+    fn output_bias_and_set_readout() {
+        let mut model = crate::spiking::testutil::small_model();
+        model.b_out = 0.375;
+        let r: Vec<f64> = (0..model.n()).map(|i| 0.01 * i as f64).collect();
+        let plain = LifNetwork::from_rate(&model, 20.0, &ConversionOptions::default()).unwrap();
+        assert_eq!(plain.b_out(), 0.0);
+        assert_eq!(plain.readout(&r), dot(plain.w_out(), &r));
+        let biased = ConversionOptions {
+            output_bias: true,
+            ..ConversionOptions::default()
+        };
+        let mut net = LifNetwork::from_rate(&model, 20.0, &biased).unwrap();
+        // out = (w_out/λ)·r + b_out.
+        assert_eq!(net.b_out(), 0.375);
+        assert_eq!(net.readout(&r), dot(plain.w_out(), &r) + 0.375);
+        let w = vec![0.5; model.n()];
+        net.set_readout(&w, -1.0).unwrap();
+        let want = 0.5 * r.iter().sum::<f64>() - 1.0;
+        assert!((net.readout(&r) - want).abs() < 1e-12);
+        assert!(net.set_readout(&w[1..], 0.0).is_err());
+        assert!(net.set_readout(&w, f64::NAN).is_err());
+    }
 }
