@@ -779,28 +779,30 @@ fn help_tasks_and_completions() {
     }
 }
 
+/// `search MODEL` on λ 25, 50 × 2 trials at dt = 0.2 ms, plus `extra`.
+fn small_search(ms: &str, extra: &[&str]) -> Output {
+    let mut a = vec!["search", ms, "--lambdas", "25,50", "--trials", "2"];
+    a.extend_from_slice(&["--no-refine", "--downsample", "4"]);
+    a.extend_from_slice(extra);
+    run(&a)
+}
+
 #[test]
 fn search_with_refit_readout_stores_the_keys_and_eval_uses_them() {
     let dir = tempfile::tempdir().unwrap();
     let m = tiny_model(dir.path(), "m.mat", "1");
     let ms = m.to_str().unwrap();
-    let r = run(&[
-        "search",
+    let r = small_search(
         ms,
-        "--lambdas",
-        "25,50",
-        "--trials",
-        "2",
-        "--no-refine",
-        "--downsample",
-        "4",
-        "--refit-readout",
-        "--refit-trials",
-        "8",
-        "--lambda-rule",
-        "margin",
-        "--json",
-    ]);
+        &[
+            "--refit-readout",
+            "--refit-trials",
+            "8",
+            "--lambda-rule",
+            "margin",
+            "--json",
+        ],
+    );
     assert!(r.status.success(), "{}", stderr(&r));
     let j = last_json(&r);
     assert_keys(
@@ -829,17 +831,7 @@ fn search_with_refit_readout_stores_the_keys_and_eval_uses_them() {
     assert_eq!(e["readout"], "refit");
     assert_eq!(e["b_out_spk"], j["b_out_spk"]);
     // A later search without the refit voids the stored readout.
-    let r = run(&[
-        "search",
-        ms,
-        "--lambdas",
-        "25,50",
-        "--trials",
-        "2",
-        "--no-refine",
-        "--downsample",
-        "4",
-    ]);
+    let r = small_search(ms, &[]);
     assert!(r.status.success(), "{}", stderr(&r));
     let r = run(&["eval", ms, "--trials", "2", "--downsample", "4", "--json"]);
     assert!(last_json(&r).get("readout").is_none());

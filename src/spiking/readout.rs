@@ -136,8 +136,13 @@ impl Gram {
 /// Solve A x = b for symmetric positive definite A (row-major n × n,
 /// overwritten by its Cholesky factor).
 fn cholesky_solve(a: &mut [f64], n: usize, b: &[f64]) -> Result<Vec<f64>> {
+    // Sums by sequential subtraction (the prototype's rounding order).
+    let minus = |init: f64, terms: &mut dyn Iterator<Item = f64>| terms.fold(init, |d, t| d - t);
     for j in 0..n {
-        let d = a[j * n + j] - (0..j).map(|k| a[j * n + k] * a[j * n + k]).sum::<f64>();
+        let d = minus(
+            a[j * n + j],
+            &mut (0..j).map(|k| a[j * n + k] * a[j * n + k]),
+        );
         if d.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err(Error::param(
                 "readout",
@@ -147,16 +152,19 @@ fn cholesky_solve(a: &mut [f64], n: usize, b: &[f64]) -> Result<Vec<f64>> {
         let d = d.sqrt();
         a[j * n + j] = d;
         for i in j + 1..n {
-            let s = a[i * n + j] - (0..j).map(|k| a[i * n + k] * a[j * n + k]).sum::<f64>();
+            let s = minus(
+                a[i * n + j],
+                &mut (0..j).map(|k| a[i * n + k] * a[j * n + k]),
+            );
             a[i * n + j] = s / d;
         }
     }
     let mut y = b.to_vec();
     for i in 0..n {
-        y[i] = (y[i] - (0..i).map(|k| a[i * n + k] * y[k]).sum::<f64>()) / a[i * n + i];
+        y[i] = minus(y[i], &mut (0..i).map(|k| a[i * n + k] * y[k])) / a[i * n + i];
     }
     for i in (0..n).rev() {
-        y[i] = (y[i] - (i + 1..n).map(|k| a[k * n + i] * y[k]).sum::<f64>()) / a[i * n + i];
+        y[i] = minus(y[i], &mut (i + 1..n).map(|k| a[k * n + i] * y[k])) / a[i * n + i];
     }
     Ok(y)
 }

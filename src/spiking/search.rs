@@ -1089,4 +1089,37 @@ mod tests {
         assert_eq!(margin_lambda(&pts, &cands, 0.0).unwrap().0, 30.0);
         assert_eq!(margin_lambda(&[], &cands, 1.0), None);
     }
+
+    #[test]
+    fn margin_rule_and_refit_in_a_search() {
+        let model = small_model();
+        let opts = SearchOptions {
+            lambda_rule: LambdaRule::Margin,
+            refit: Some(RefitOptions {
+                n_trials: 4,
+                holdout: 0.25,
+            }),
+            ..small_opts()
+        };
+        let r = grid_search(&model, &GoNoGo::default(), &opts, &AtomicBool::new(false)).unwrap();
+        assert!(r.selection().contains("margin rule"), "{}", r.selection());
+        assert!(r.refined.iter().any(|p| p.lambda == r.best_lambda));
+        let f = r.refit.as_ref().unwrap();
+        assert_eq!(
+            (f.lambda, f.trials, f.w_out_spk.len()),
+            (r.best_lambda, 4, model.n())
+        );
+        assert_eq!(r.to_record().refit.as_ref(), Some(f));
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["refit_lambda"], r.best_lambda);
+        // Off by default: no refit, no refit keys.
+        let plain = grid_search(
+            &model,
+            &GoNoGo::default(),
+            &small_opts(),
+            &AtomicBool::new(false),
+        );
+        let j = serde_json::to_value(plain.unwrap()).unwrap();
+        assert!(j.get("w_out_spk").is_none());
+    }
 }

@@ -107,40 +107,51 @@ impl Runner<'_> {
         Ok((s, trial, u))
     }
 
-    fn sim_options(&self) -> SimOptions {
-        SimOptions {
+    /// `f(network, options, trial stream, trial, stimulus)` for the trials
+    /// `range` at `lambda`, in parallel, in trial order; one
+    /// [`Event::Advance`] per trial.
+    fn each<T: Send>(
+        &self,
+        lambda: f64,
+        range: std::ops::Range<usize>,
+        f: impl Fn(&LifNetwork, &SimOptions, rng::Rng, Trial, Array2<f64>) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
+        let net = self.network(lambda)?;
+        let sim = SimOptions {
             downsample: self.downsample,
             ..SimOptions::default()
-        }
+        };
+        range
+            .into_par_iter()
+            .map(|t| {
+                let (s, trial, u) = self.trial(lambda, t)?;
+                let out = f(&net, &sim, s, trial, u)?;
+                self.obs.event(&Event::Advance(1));
+                Ok(out)
+            })
+            .collect()
     }
 
     /// Trials `range` at `lambda`, in parallel, in trial order.
     pub fn run(&self, lambda: f64, range: std::ops::Range<usize>) -> Result<Vec<Outcome>> {
-        let net = self.network(lambda)?;
-        let exc: Vec<bool> = net.inh().iter().map(|&b| !b).collect();
-        let sim = self.sim_options();
         let per_rate_step = SPIKING_STEPS_PER_RATE_STEP / self.downsample;
-        range
-            .into_par_iter()
-            .map(|t| {
-                let (mut s, trial, u) = self.trial(lambda, t)?;
-                let res = net.simulate(&u, &sim, &mut s)?;
-                let correct = match self.window_start {
-                    Some(w) => {
-                        let start = (w / self.downsample).min(res.out.len());
-                        self.task.is_correct(trial.kind, &res.out[start..])
-                    }
-                    None => self.task.score(trial.kind, &res.out, per_rate_step),
-                };
-                self.obs.event(&Event::Advance(1));
-                Ok(Outcome {
-                    kind: trial.kind,
-                    correct,
-                    exc_hz: res.mean_rate_hz(&exc),
-                    inh_hz: res.mean_rate_hz(net.inh()),
-                })
+        self.each(lambda, range, |net, sim, mut s, trial, u| {
+            let res = net.simulate(&u, sim, &mut s)?;
+            let correct = match self.window_start {
+                Some(w) => {
+                    let start = (w / self.downsample).min(res.out.len());
+                    self.task.is_correct(trial.kind, &res.out[start..])
+                }
+                None => self.task.score(trial.kind, &res.out, per_rate_step),
+            };
+            let exc: Vec<bool> = net.inh().iter().map(|&b| !b).collect();
+            Ok(Outcome {
+                kind: trial.kind,
+                correct,
+                exc_hz: res.mean_rate_hz(&exc),
+                inh_hz: res.mean_rate_hz(net.inh()),
             })
-            .collect()
+        })
     }
 
     /// Fitting samples of trials `range` at `lambda` (in parallel, in trial
@@ -148,25 +159,18 @@ impl Runner<'_> {
     /// k+1 (S = 100/d), paired with the target z_k
     /// ([`crate::spiking::readout`]).
     pub fn fit_trials(&self, lambda: f64, range: std::ops::Range<usize>) -> Result<Vec<FitTrial>> {
-        let net = self.network(lambda)?;
-        let sim = self.sim_options();
         let per_rate_step = SPIKING_STEPS_PER_RATE_STEP / self.downsample;
-        range
-            .into_par_iter()
-            .map(|t| {
-                let (mut s, trial, u) = self.trial(lambda, t)?;
-                let mut r: Vec<Vec<f64>> = Vec::with_capacity(trial.target.len());
-                let mut keep = |k: usize, rk: &[f64]| {
-                    if (k + 1).is_multiple_of(per_rate_step) && r.len() < trial.target.len() {
-                        r.push(rk.to_vec());
-                    }
-                };
-                net.simulate_observed(&u, &sim, &mut s, Some(&mut keep))?;
-                self.obs.event(&Event::Advance(1));
-                let z = trial.target[..r.len()].to_vec();
-                Ok(FitTrial { r, z })
-            })
-            .collect()
+        self.each(lambda, range, |net, sim, mut s, trial, u| {
+            let mut r: Vec<Vec<f64>> = Vec::with_capacity(trial.target.len());
+            let mut keep = |k: usize, rk: &[f64]| {
+                if (k + 1).is_multiple_of(per_rate_step) && r.len() < trial.target.len() {
+                    r.push(rk.to_vec());
+                }
+            };
+            net.simulate_observed(&u, sim, &mut s, Some(&mut keep))?;
+            let z = trial.target[..r.len()].to_vec();
+            Ok(FitTrial { r, z })
+        })
     }
 }
 
