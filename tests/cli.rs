@@ -836,3 +836,41 @@ fn search_with_refit_readout_stores_the_keys_and_eval_uses_them() {
     let r = run(&["eval", ms, "--trials", "2", "--downsample", "4", "--json"]);
     assert!(last_json(&r).get("readout").is_none());
 }
+
+#[test]
+fn lesions_apply_to_the_loaded_network_and_never_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = tiny_model(dir.path(), "m.mat", "1");
+    let ms = m.to_str().unwrap();
+    let before = std::fs::read(&m).unwrap();
+    let base = ["eval", ms, "--lambda", "30", "--trials", "4", "--json"];
+    let r = run(&[
+        &base[..],
+        &["--lesion", "units=I:remove", "--lesion", "ee:scale=0.5"],
+    ]
+    .concat());
+    assert!(r.status.success(), "{}", stderr(&r));
+    let j = last_json(&r);
+    let l = j["lesions"]
+        .as_array()
+        .expect("lesions reported next to the accuracy");
+    assert_eq!(l[0]["lesion"], "units=I:remove");
+    assert_eq!(l[1]["lesion"], "ee:scale=0.5");
+    assert!(j["accuracy"].is_number());
+    // Without lesions: no key.
+    assert!(last_json(&run(&base)).get("lesions").is_none());
+    // A lesioned search stores nothing in the model file.
+    let r = run(&[
+        &["search", ms][..],
+        &ONE_LAMBDA,
+        &["--lesion", "ii:scale=0.7"],
+    ]
+    .concat());
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(stderr(&r).contains("lesioned network"), "{}", stderr(&r));
+    assert_eq!(std::fs::read(&m).unwrap(), before, "the model file changed");
+    // A bad spec names the flag.
+    let r = run(&[&base[..], &["--lesion", "xx:remove"]].concat());
+    assert!(!r.status.success());
+    assert!(error_line(&r).contains("lesion"), "{}", error_line(&r));
+}

@@ -16,7 +16,9 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::lesion::Applied;
 use crate::rate::train::TrainConfig;
+use crate::rate::RateModel;
 use crate::rate::{NetConfig, Taus, TrainNoise};
 use crate::spiking::lif::{ConversionOptions, LifParams};
 use crate::spiking::readout::RefitOptions;
@@ -322,6 +324,12 @@ impl RunConfig {
         };
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Apply `search.lesion` to a loaded `model` (random removals draw from
+    /// `seed`); returns what each lesion changed. The file is not touched.
+    pub fn apply_lesions(&self, model: &mut RateModel) -> Result<Vec<Applied>> {
+        crate::lesion::apply(model, &self.search.lesion, self.seed)
     }
 
     /// Conversion options of the spiking network.

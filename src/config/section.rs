@@ -19,6 +19,7 @@
 
 use serde::Serialize;
 
+use crate::lesion::Lesion;
 use crate::rate::bptt::Loss;
 use crate::rate::train::TrainConfig;
 use crate::rate::{Activation, NetConfig, Taus, WeightDist};
@@ -142,6 +143,12 @@ macro_rules! section {
 /// Serialised as nothing: an override that is not set.
 fn unset<T: Serialize>(v: &T) -> bool {
     serde_json::to_value(v).is_ok_and(|j| j.is_null())
+}
+
+/// A `--lesion` value (see [`crate::lesion`]).
+#[cfg(feature = "cli")]
+fn parse_lesion(s: &str) -> std::result::Result<Lesion, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
 }
 
 /// A count flag: a whole number ≥ 0 (a negative one is a range error naming
@@ -298,6 +305,13 @@ section! {
             /// option a).
             #[arg(num_args = 0, default_missing_value = "true")]
             output_bias: bool = ConversionOptions::default().output_bias,
+            /// Lesion applied to the loaded network before conversion
+            /// (repeatable): TARGET:ACTION, e.g. ii:scale=0.7, ee:remove=0.5,
+            /// units=I:remove; in a connection class (ee, ei, ie, ii) the
+            /// first letter is the postsynaptic population. Random removals
+            /// draw from --seed; the model file is never changed.
+            #[arg(value_name = "SPEC", action = clap::ArgAction::Append, value_parser = parse_lesion)]
+            lesion: Vec<Lesion> = Vec::new(),
         }
     }
 }

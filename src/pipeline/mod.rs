@@ -127,6 +127,12 @@ impl Run<'_> {
 /// # Ok::<(), spikernn::Error>(())
 /// ```
 pub fn run(cfg: &RunConfig, dir: &Path, force: bool, obs: &dyn Observer) -> Result<RunOutcome> {
+    if !cfg.search.lesion.is_empty() {
+        return Err(Error::param(
+            "lesion",
+            "lesions apply to a trained model file (spikernn search, eval, simulate); run does not take them",
+        ));
+    }
     let mut r = start(cfg, dir, force, obs)?;
     let attempts = train_and_search(&mut r)?;
     let kept = attempts.kept();

@@ -191,12 +191,14 @@ fn print_search(path: &Path, r: &search::SearchResult, secs: f64) {
 }
 
 fn search_one(path: &Path, a: &SearchArgs, obs: &progress::Cli) -> Result<serde_json::Value> {
-    let model = load(path)?;
+    let mut model = load(path)?;
     let task = model_task(&model, &a.task, path)?;
     let mut c = RunConfig::for_task(task.name())?;
     c.seed = a.seed.unwrap_or(c.seed);
     a.search.apply(&mut c.search);
     a.spike.apply(&mut c.search);
+    let lesions = c.apply_lesions(&mut model)?;
+    note_lesions(obs.quiet(), &lesions);
     let task = c.scoring_task()?;
     let opts = c.search_options()?;
     let quiet = obs.quiet();
@@ -216,7 +218,16 @@ fn search_one(path: &Path, a: &SearchArgs, obs: &progress::Cli) -> Result<serde_
     let t0 = std::time::Instant::now();
     let r = search::grid_search(&model, task.as_ref(), &opts, obs)?;
     let secs = t0.elapsed().as_secs_f64();
-    if !a.no_save {
+    if !lesions.is_empty() && !a.no_save {
+        note(
+            obs.quiet(),
+            format_args!(
+                "not stored in {}: the search was on a lesioned network",
+                path.display()
+            ),
+        );
+    }
+    if !a.no_save && lesions.is_empty() {
         model_file::write_search_record(path, &r.to_record())?;
         note(
             quiet,
@@ -241,6 +252,9 @@ fn search_one(path: &Path, a: &SearchArgs, obs: &progress::Cli) -> Result<serde_
     j["model"] = json!(path);
     j["seconds"] = json!(secs);
     j["scoring"] = scoring_json(&c)?;
+    if !lesions.is_empty() {
+        j["lesions"] = serde_json::to_value(&lesions)?;
+    }
     Ok(j)
 }
 
@@ -298,13 +312,15 @@ fn cmd_search(a: &SearchArgs, quiet: bool) -> Result<()> {
 }
 
 fn cmd_eval(a: &EvalArgs, quiet: bool) -> Result<()> {
-    let model = load(&a.model)?;
+    let mut model = load(&a.model)?;
     let task = model_task(&model, &a.task, &a.model)?;
     let lambda = stored_lambda(&model, a.lambda, &a.model)?;
     let mut c = RunConfig::for_task(task.name())?;
     c.seed = a.seed.unwrap_or(c.seed);
     a.eval.apply(&mut c.eval);
     a.spike.apply(&mut c.search);
+    let lesions = c.apply_lesions(&mut model)?;
+    note_lesions(quiet || a.json, &lesions);
     let task = c.scoring_task()?;
     let mut opts = c.eval_options()?;
     opts.readout = stored_readout(&model, lambda);
@@ -313,6 +329,9 @@ fn cmd_eval(a: &EvalArgs, quiet: bool) -> Result<()> {
     if a.json {
         let mut j = serde_json::to_value(&r)?;
         j["scoring"] = scoring_json(&c)?;
+        if !lesions.is_empty() {
+            j["lesions"] = serde_json::to_value(&lesions)?;
+        }
         if let Some(rec) = opts.readout.and(model.search.and_then(|s| s.refit)) {
             j["readout"] = json!("refit");
             merge(&mut j, serde_json::to_value(rec)?);
@@ -339,8 +358,24 @@ fn cmd_eval(a: &EvalArgs, quiet: bool) -> Result<()> {
     if opts.readout.is_some() {
         println!("  readout: refitted (w_out_spk, b_out_spk stored by search --refit-readout)");
     }
+    for l in &lesions {
+        println!("  lesion {}: {} connections", l.lesion, l.connections);
+    }
     println!("  {}", c.scoring()?.describe());
     Ok(())
+}
+
+/// Say on stderr which lesions were applied (unless `quiet`).
+pub(crate) fn note_lesions(quiet: bool, lesions: &[spikernn::lesion::Applied]) {
+    for l in lesions {
+        note(
+            quiet,
+            format_args!(
+                "lesion {}: {} connections, {} readout weights changed (the file is not)",
+                l.lesion, l.connections, l.readout_units
+            ),
+        );
+    }
 }
 
 /// Copy the keys of the object `extra` into the object `j`.

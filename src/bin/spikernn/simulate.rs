@@ -26,13 +26,15 @@ fn trial_kind(task: &dyn Task, s: &str) -> Result<usize> {
 }
 
 pub fn cmd_simulate(a: &SimulateArgs, quiet: bool) -> Result<()> {
-    let model = load(&a.model)?;
+    let mut model = load(&a.model)?;
     let task = model_task(&model, &a.task, &a.model)?;
     let lambda = stored_lambda(&model, a.lambda, &a.model)?;
     let kind = trial_kind(task.as_ref(), &a.trial_type)?;
     let mut c = RunConfig::for_task(task.name())?;
     c.seed = a.seed.unwrap_or(c.seed);
     a.spike.apply(&mut c.search);
+    let lesions = c.apply_lesions(&mut model)?;
+    crate::note_lesions(quiet, &lesions);
     let opts = SimOptions {
         downsample: c.search.downsample,
         opto: opto(a, model.n())?,
