@@ -310,7 +310,7 @@ section! {
             /// units=I:remove; in a connection class (ee, ei, ie, ii) the
             /// first letter is the postsynaptic population. Random removals
             /// draw from --seed; the model file is never changed.
-            #[arg(value_name = "SPEC", action = clap::ArgAction::Append, value_parser = parse_lesion)]
+            #[arg(value_name = "LESION", action = clap::ArgAction::Append, value_parser = parse_lesion)]
             lesion: Vec<Lesion> = Vec::new(),
         }
     }
