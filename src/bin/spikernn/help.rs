@@ -88,7 +88,8 @@ fn defaults(run: bool) -> Vec<(&'static str, Value)> {
 }
 
 /// `0.2`, or `go-nogo 0.33, xor/mante 0.2` where the tasks differ; `None`
-/// for flags without a value (booleans) or without a default.
+/// for flags without a value (booleans), without a default, or whose
+/// default is an empty list (`--lesion`).
 fn default_text(configs: &[(&str, Value)], path: &[&str]) -> Option<String> {
     let mut groups: Vec<(Vec<&str>, String)> = Vec::new();
     for (task, v) in configs {
@@ -117,6 +118,7 @@ fn value_text(v: &Value) -> Option<String> {
             _ => n.to_string(),
         }),
         Value::String(s) => Some(s.clone()),
+        Value::Array(a) if a.is_empty() => None,
         Value::Array(a) => a
             .iter()
             .map(value_text)
