@@ -75,6 +75,23 @@ pub trait Task: Send + Sync {
         let start = (self.response_start() * steps_per_rate_step).min(o.len());
         self.is_correct(kind, &o[start..])
     }
+    /// Score a spiking output trace `o` (one value per spiking step of
+    /// 0.05·d ms after down-sampling by d): from spiking step `window_start`
+    /// (counted before down-sampling) when given, else from the task's
+    /// response window.
+    fn score_spiking(
+        &self,
+        kind: usize,
+        o: &[f64],
+        window_start: Option<usize>,
+        downsample: usize,
+    ) -> bool {
+        let d = downsample.max(1);
+        match window_start {
+            Some(w) => self.is_correct(kind, &o[(w / d).min(o.len())..]),
+            None => self.score(kind, o, crate::units::spiking_steps_per_rate_step(d)),
+        }
+    }
 }
 
 /// Go-NoGo: respond (output → 1) after a short pulse, stay silent without one.

@@ -296,55 +296,16 @@ fn label(path: &Option<PathBuf>) -> String {
         .map_or("the model".into(), |p| p.display().to_string())
 }
 
-/// The task of a model: `task`, else the model's stored task, else by its
-/// number of inputs (1: go-nogo, 2: xor, 4: mante) — as the CLI does.
+/// The task of a model: `task`, else the stored one, else by its inputs
+/// (the library's rule, as the CLI uses it).
 fn model_task(model: &RateModel, task: Option<&str>, path: &Option<PathBuf>) -> PyResult<String> {
-    let name = match (task, &model.task) {
-        (Some(t), _) => t.to_string(),
-        (None, Some(t)) => t.clone(),
-        (None, None) => match model.n_inputs() {
-            1 => "go-nogo".into(),
-            2 => "xor".into(),
-            4 => "mante".into(),
-            k => {
-                return Err(value_err(
-                    "task",
-                    format!(
-                        "{} has {k} inputs and no stored task; pass task=",
-                        label(path)
-                    ),
-                ))
-            }
-        },
-    };
-    let t = task_by_name(&name).map_err(py_err)?;
-    if t.n_inputs() != model.n_inputs() {
-        return Err(value_err(
-            "task",
-            format!(
-                "{} has {} inputs but {} has {}",
-                t.name(),
-                t.n_inputs(),
-                label(path),
-                model.n_inputs()
-            ),
-        ));
-    }
+    let t = model.task(task, &label(path)).map_err(py_err)?;
     Ok(t.name().to_string())
 }
 
+/// `lam`, else the model's stored optimum.
 fn stored_lambda(model: &RateModel, lam: Option<f64>, path: &Option<PathBuf>) -> PyResult<f64> {
-    match (lam, &model.search) {
-        (Some(l), _) => Ok(l),
-        (None, Some(s)) => Ok(s.opt_scaling_factor),
-        (None, None) => Err(value_err(
-            "lam",
-            format!(
-                "{} has no stored opt_scaling_factor (run grid_search first) and no lam was given",
-                label(path)
-            ),
-        )),
-    }
+    model.lambda(lam, &label(path)).map_err(py_err)
 }
 
 /// Spiking options shared by search, evaluation and conversion.

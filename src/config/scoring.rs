@@ -5,7 +5,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 
 use crate::task::{NoGoRule, Task};
-use crate::units::{spiking_steps_per_rate_step, SPIKING_DT_MS};
+use crate::units::SPIKING_DT_MS;
 
 /// A scoring protocol of the spiking search and evaluation. Rate training
 /// and its stopping rule are the same under both.
@@ -124,11 +124,7 @@ impl Scoring {
     ///
     /// [`window_start_step`]: Scoring::window_start_step
     pub fn is_correct(&self, task: &dyn Task, kind: usize, out: &[f64], downsample: usize) -> bool {
-        let d = downsample.max(1);
-        match self.window_start_override() {
-            Some(w) => task.is_correct(kind, &out[(w / d).min(out.len())..]),
-            None => task.score(kind, out, spiking_steps_per_rate_step(d)),
-        }
+        task.score_spiking(kind, out, self.window_start_override(), downsample)
     }
 
     /// In words, for reports and progress lines (no `|`: it goes into

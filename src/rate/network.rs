@@ -11,6 +11,7 @@ use rand_distr::{Distribution, Gamma, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::task::{task_by_name, Task};
 
 /// Rate activation phi(x).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -513,6 +514,57 @@ impl RateModel {
     /// Effective recurrent matrix of the trained weights.
     pub fn effective_weights(&self) -> Array2<f64> {
         self.effective_weights_of(&self.w)
+    }
+
+    /// The task of this model: `name` if given, else the task stored in
+    /// its file, else the one with its number of inputs (1: go-nogo,
+    /// 2: xor, 4: mante); checked against its inputs. `source` names the
+    /// model (a file) in errors.
+    pub fn task(&self, name: Option<&str>, source: &str) -> Result<Box<dyn Task>> {
+        let k = self.n_inputs();
+        let name = match (name, &self.task) {
+            (Some(t), _) => t,
+            (None, Some(t)) => t.as_str(),
+            (None, None) => match k {
+                1 => "go-nogo",
+                2 => "xor",
+                4 => "mante",
+                _ => {
+                    return Err(Error::param(
+                        "task",
+                        format!("{source} has {k} inputs and no stored task; name the task"),
+                    ))
+                }
+            },
+        };
+        let task = task_by_name(name)?;
+        if task.n_inputs() != k {
+            return Err(Error::param(
+                "task",
+                format!(
+                    "{} has {} inputs but {source} has {k}",
+                    task.name(),
+                    task.n_inputs()
+                ),
+            ));
+        }
+        Ok(task)
+    }
+
+    /// The scaling factor to use: `given`, else the stored
+    /// `opt_scaling_factor` of a λ search. `source` names the model in
+    /// errors.
+    pub fn lambda(&self, given: Option<f64>, source: &str) -> Result<f64> {
+        match (given, &self.search) {
+            (Some(l), _) => Ok(l),
+            (None, Some(s)) => Ok(s.opt_scaling_factor),
+            (None, None) => Err(Error::param(
+                "lambda",
+                format!(
+                    "{source} has no stored opt_scaling_factor (search λ first) and no λ was given"
+                ),
+            )),
+        }
     }
 
     /// tau_i in rate steps.

@@ -134,16 +134,11 @@ impl Runner<'_> {
 
     /// Trials `range` at `lambda`, in parallel, in trial order.
     pub fn run(&self, lambda: f64, range: std::ops::Range<usize>) -> Result<Vec<Outcome>> {
-        let per_rate_step = SPIKING_STEPS_PER_RATE_STEP / self.downsample;
         self.each(lambda, range, |net, sim, mut s, trial, u| {
             let res = net.simulate(&u, sim, &mut s)?;
-            let correct = match self.window_start {
-                Some(w) => {
-                    let start = (w / self.downsample).min(res.out.len());
-                    self.task.is_correct(trial.kind, &res.out[start..])
-                }
-                None => self.task.score(trial.kind, &res.out, per_rate_step),
-            };
+            let correct =
+                self.task
+                    .score_spiking(trial.kind, &res.out, self.window_start, self.downsample);
             let exc: Vec<bool> = net.inh().iter().map(|&b| !b).collect();
             Ok(Outcome {
                 kind: trial.kind,

@@ -67,33 +67,9 @@ pub fn ensure_dir(dir: &Path, flag: &str) -> Result<()> {
     Ok(())
 }
 
-/// The task of a model: `--task`, else the model's stored task, else by its
-/// number of inputs (1: go-nogo, 2: xor, 4: mante).
+/// The task of a model file: `--task`, else the stored one, else by inputs.
 fn model_task(model: &RateModel, flag: &Option<String>, path: &Path) -> Result<Box<dyn Task>> {
-    let name = match (flag, &model.task) {
-        (Some(t), _) => t.clone(),
-        (None, Some(t)) => t.clone(),
-        (None, None) => match model.n_inputs() {
-            1 => "go-nogo".into(),
-            2 => "xor".into(),
-            4 => "mante".into(),
-            k => bail!(
-                "{}: the model has {k} inputs and no stored task; pass --task",
-                path.display()
-            ),
-        },
-    };
-    let task = task_by_name(&name)?;
-    if task.n_inputs() != model.n_inputs() {
-        bail!(
-            "invalid task: {} has {} inputs but the model in {} has {}",
-            task.name(),
-            task.n_inputs(),
-            path.display(),
-            model.n_inputs()
-        );
-    }
-    Ok(task)
+    Ok(model.task(flag.as_deref(), &path.display().to_string())?)
 }
 
 fn load(path: &Path) -> Result<RateModel> {
@@ -104,15 +80,9 @@ fn load(path: &Path) -> Result<RateModel> {
     Ok(m)
 }
 
+/// `--lambda`, else the model's stored optimum.
 fn stored_lambda(model: &RateModel, flag: Option<f64>, path: &Path) -> Result<f64> {
-    match (flag, &model.search) {
-        (Some(l), _) => Ok(l),
-        (None, Some(s)) => Ok(s.opt_scaling_factor),
-        (None, None) => bail!(
-            "{}: no stored opt_scaling_factor (run `spikernn search` first) and no --lambda",
-            path.display()
-        ),
-    }
+    Ok(model.lambda(flag, &path.display().to_string())?)
 }
 
 /// A note on stderr unless `--quiet`.
