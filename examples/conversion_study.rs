@@ -3,7 +3,7 @@
 //!     cargo run --release --example conversion_study -- GROUP SEEDS [REC_NOISE INPUT_NOISE]
 //!
 //! GROUP: gng (Go-NoGo, `train` defaults), s3 (Go-NoGo, P_inh 0.33, 20 SOM),
-//! xor (N 200), mante (N 250), gngnoise (Go-NoGo defaults trained with
+//! xor (N 200), mante (N 250), gngnoise / s3noise (gng / s3 trained with
 //! REC_NOISE / INPUT_NOISE SDs per rate step). SEEDS: e.g. 1-10.
 //!
 //! Per network: train once (cached in study/models/), simulate every
@@ -327,13 +327,14 @@ fn main() -> anyhow::Result<()> {
     let input_noise: f64 = args.get(3).map_or(0.0, |x| x.parse().unwrap());
     let (task_name, n, p_inh, som_n, paper_start) = match group.as_str() {
         "gng" | "gngnoise" => ("go-nogo", 200, 0.2, 0, 10_000),
-        "s3" => ("go-nogo", 200, 0.33, 20, 10_000),
+        "s3" | "s3noise" => ("go-nogo", 200, 0.33, 20, 10_000),
         "xor" => ("xor", 200, 0.2, 0, 20_000),
         "mante" => ("mante", 250, 0.2, 0, 26_000),
         g => anyhow::bail!("unknown group {g}"),
     };
-    let tag = if group == "gngnoise" {
-        format!("gngnoise_r{rec_noise}_i{input_noise}")
+    let noisy = group.ends_with("noise");
+    let tag = if noisy {
+        format!("{group}_r{rec_noise}_i{input_noise}")
     } else {
         group.clone()
     };
@@ -356,7 +357,7 @@ fn main() -> anyhow::Result<()> {
             let mut cfg = c.train_config()?;
             cfg.noise.rec_sd = rec_noise;
             cfg.noise.input_sd = input_noise;
-            if group == "gngnoise" {
+            if noisy {
                 cfg.n_trials = 3000;
             }
             let task = c.task()?;

@@ -830,8 +830,9 @@ fn search_with_refit_readout_stores_the_keys_and_eval_uses_them() {
     let e = last_json(&r);
     assert_eq!(e["readout"], "refit");
     assert_eq!(e["b_out_spk"], j["b_out_spk"]);
-    // A later search without the refit voids the stored readout.
-    let r = small_search(ms, &[]);
+    // A later search without the refit (the off form of the go-nogo
+    // default) voids the stored readout.
+    let r = small_search(ms, &["--refit-readout=false"]);
     assert!(r.status.success(), "{}", stderr(&r));
     let r = run(&["eval", ms, "--trials", "2", "--downsample", "4", "--json"]);
     assert!(last_json(&r).get("readout").is_none());

@@ -1159,7 +1159,8 @@ fn evaluate(
     .apply(&mut c)?;
     apply_scoring_preset(&mut c, scoring)?;
     let stask = c.scoring_task().map_err(py_err)?;
-    let opts = c.eval_options().map_err(py_err)?;
+    let mut opts = c.eval_options().map_err(py_err)?;
+    opts.readout = spikernn::spiking::readout::stored_readout(&m, lam);
     let r = run_cancellable(py, progress.as_ref(), |obs| {
         search::evaluate(&m, stask.as_ref(), lam, &opts, obs)
     })?;

@@ -260,8 +260,9 @@ section! {
             lambda_rule: LambdaRule = SearchOptions::default().lambda_rule,
             /// After λ is chosen, refit the spiking readout (w, b) by ridge
             /// regression on the spiking rates of fresh fitting trials and
-            /// evaluate with it (docs/conversion.md, option b).
-            #[arg(num_args = 0, default_missing_value = "true")]
+            /// evaluate with it (docs/conversion.md, option b);
+            /// `--refit-readout=false` turns it off.
+            #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true")]
             refit_readout: bool = false,
             /// Fitting trials K of the readout refit.
             #[arg(value_parser = count, allow_negative_numbers = true)]
@@ -302,8 +303,8 @@ section! {
             tr_ms: f64 = ConversionOptions::default().tr_ms,
             /// Add the rate network's output bias b_out to the spiking
             /// readout: out = (w_out/λ)·r + b_out (docs/conversion.md,
-            /// option a).
-            #[arg(num_args = 0, default_missing_value = "true")]
+            /// option a); `--output-bias=false` turns it off.
+            #[arg(num_args = 0..=1, require_equals = true, default_missing_value = "true")]
             output_bias: bool = ConversionOptions::default().output_bias,
             /// Lesion applied to the loaded network before conversion
             /// (repeatable): TARGET:ACTION, e.g. ii:scale=0.7, ee:remove=0.5,

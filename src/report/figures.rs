@@ -13,7 +13,8 @@ use crate::rate::train::EvalPoint;
 use crate::rate::RateModel;
 use crate::report::plot::{self, LambdaKind, LambdaMark, Panel, RasterPanel, TraceStyle};
 use crate::rng;
-use crate::spiking::lif::{LifNetwork, SimOptions, SimResult};
+use crate::spiking::lif::{SimOptions, SimResult};
+use crate::spiking::readout::network_as_scored;
 use crate::spiking::search::{SearchResult, SearchStage};
 use crate::task::{extend_stimulus, Task};
 use crate::units::RATE_DT_MS;
@@ -97,7 +98,7 @@ fn type_runs(
     lambda: f64,
     cfg: &RunConfig,
 ) -> Result<Vec<TypeRun>> {
-    let net = LifNetwork::from_rate(model, lambda, &cfg.conversion()?)?;
+    let net = network_as_scored(model, lambda, &cfg.conversion()?)?;
     let prep = Prepared::new(model);
     let sim_opts = SimOptions {
         downsample: cfg.search.downsample,

@@ -1,5 +1,5 @@
 //! Readout refit of a converted spiking network (docs/conversion.md,
-//! option b; off by default, `--refit-readout`).
+//! option b; on by default for go-nogo, `--refit-readout[=false]`).
 //!
 //! The conversion reads the spiking network out with out = (w_out/λ)·r,
 //! r the filtered spike trains (1/ms). After λ is chosen, the refit replaces
@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::observe::{Event, Observer, Stage};
 use crate::rate::{RateModel, RefitRecord};
 use crate::rng;
-use crate::spiking::network::ConversionOptions;
+use crate::spiking::network::{ConversionOptions, LifNetwork};
 use crate::spiking::trials::{check_common, Runner};
 use crate::task::Task;
 
@@ -285,6 +285,21 @@ pub fn stored_readout(model: &RateModel, lambda: f64) -> Option<SpikingReadout> 
     })
 }
 
+/// The spiking network of `model` at `lambda`, read out as `eval` scores
+/// it: with the refitted readout stored with `model` at this λ
+/// ([`stored_readout`]), else with the conversion's.
+pub fn network_as_scored(
+    model: &RateModel,
+    lambda: f64,
+    conv: &ConversionOptions,
+) -> Result<LifNetwork> {
+    let mut net = LifNetwork::from_rate(model, lambda, conv)?;
+    if let Some(r) = stored_readout(model, lambda) {
+        net.set_readout(&r.w, r.b)?;
+    }
+    Ok(net)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,5 +385,32 @@ mod tests {
         let t = linear_trials(&[1.0], 0.0, 0.0, 4);
         let e = fit_readout(&t, 1.0).unwrap_err();
         assert!(e.to_string().contains("refit-holdout"));
+    }
+
+    /// `network_as_scored` reads out with the stored refit at its λ only.
+    #[test]
+    fn network_as_scored_uses_the_stored_readout_at_its_lambda() {
+        let mut m = crate::spiking::testutil::small_model();
+        let n = m.n();
+        let w: Vec<f64> = (0..n).map(|i| 0.01 * i as f64).collect();
+        m.search = Some(crate::rate::SearchRecord {
+            opt_scaling_factor: 30.0,
+            all_perfs: vec![1.0],
+            scaling_factors: vec![30.0],
+            refit: Some(RefitRecord {
+                w_out_spk: w.clone(),
+                b_out_spk: -0.25,
+                lambda: 30.0,
+                ..RefitRecord::default()
+            }),
+        });
+        let conv = ConversionOptions::default();
+        let r: Vec<f64> = (0..n).map(|i| 1.0 + i as f64).collect();
+        let want: f64 = w.iter().zip(&r).map(|(a, b)| a * b).sum::<f64>() - 0.25;
+        let at30 = network_as_scored(&m, 30.0, &conv).unwrap();
+        assert!((at30.readout(&r) - want).abs() < 1e-12);
+        let at31 = network_as_scored(&m, 31.0, &conv).unwrap();
+        let plain = LifNetwork::from_rate(&m, 31.0, &conv).unwrap();
+        assert_eq!(at31.readout(&r), plain.readout(&r));
     }
 }

@@ -48,7 +48,13 @@ pub fn command() -> Command {
                 a.ignore_case(named)
             });
             for (id, path) in &flags {
-                if !sc.get_arguments().any(|a| a.get_id() == id) {
+                // A flag without a value (`--no-dale`) has no default to show.
+                let takes_value =
+                    |a: &clap::Arg| a.get_num_args().is_none_or(|n| n.max_values() > 0);
+                if !sc
+                    .get_arguments()
+                    .any(|a| a.get_id() == id && takes_value(a))
+                {
                     continue;
                 }
                 if let Some(d) = default_text(&configs, path) {
@@ -88,8 +94,8 @@ fn defaults(run: bool) -> Vec<(&'static str, Value)> {
 }
 
 /// `0.2`, or `go-nogo 0.33, xor/mante 0.2` where the tasks differ; `None`
-/// for flags without a value (booleans), without a default, or whose
-/// default is an empty list (`--lesion`).
+/// for flags without a default or whose default is an empty list
+/// (`--lesion`).
 fn default_text(configs: &[(&str, Value)], path: &[&str]) -> Option<String> {
     let mut groups: Vec<(Vec<&str>, String)> = Vec::new();
     for (task, v) in configs {
@@ -118,6 +124,7 @@ fn value_text(v: &Value) -> Option<String> {
             _ => n.to_string(),
         }),
         Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
         Value::Array(a) if a.is_empty() => None,
         Value::Array(a) => a
             .iter()

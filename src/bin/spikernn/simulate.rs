@@ -4,7 +4,8 @@ use anyhow::{bail, Result};
 use spikernn::config::RunConfig;
 use spikernn::io::sim_file::{write_simulation, SimulationMeta};
 use spikernn::rng::tag;
-use spikernn::spiking::lif::{LifNetwork, Opto, OptoMode, Record, SimOptions};
+use spikernn::spiking::lif::{Opto, OptoMode, Record, SimOptions};
+use spikernn::spiking::readout::network_as_scored;
 use spikernn::task::{extend_stimulus, Task};
 
 use crate::args::SimulateArgs;
@@ -41,7 +42,7 @@ pub fn cmd_simulate(a: &SimulateArgs, quiet: bool) -> Result<()> {
         record: record(&a.record)?,
     };
     check_writable(&a.out, "out")?;
-    let net = LifNetwork::from_rate(&model, lambda, &c.conversion()?)?;
+    let net = network_as_scored(&model, lambda, &c.conversion()?)?;
     if let Some(w) = net.warning() {
         eprintln!("warning: {w}");
     }
