@@ -170,6 +170,14 @@ fn summary(md: &mut String, input: &ReportInput, kept: &KeptMetrics) -> Result<(
         f3(ev.ci95.1),
         ev.overall.n_trials
     );
+    let readout = if ev.refit_readout {
+        "refitted on the spiking rates at the chosen λ (docs/conversion.md, option b)"
+    } else if cfg.search.output_bias {
+        "(w_out/λ)·r + b_out"
+    } else {
+        "(w_out/λ)·r (the paper's)"
+    };
+    let _ = writeln!(md, "| spiking readout | {readout} |");
     let _ = writeln!(
         md,
         "| mean firing rate | E {} Hz, I {} Hz (mean over the {} evaluation trials) |",

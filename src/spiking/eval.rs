@@ -76,7 +76,8 @@ impl GroupStats {
 /// The result of [`evaluate`]. Serialises (serde) to the `eval --json`
 /// object: `lambda`, `accuracy`, `per_type` (type → accuracy), `ci95`
 /// `[lo, hi]`, `rate_exc_hz`, `rate_inh_hz` (null when undefined),
-/// `trials`, `per_type_rates` (type → `{exc_hz, inh_hz, trials}`).
+/// `trials`, `per_type_rates` (type → `{exc_hz, inh_hz, trials}`), and
+/// `readout: "refit"` when the refitted readout was used.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(into = "EvalReport")]
 pub struct EvalResult {
@@ -88,6 +89,9 @@ pub struct EvalResult {
     pub ci95: (f64, f64),
     /// Per trial type (task's type names); types never drawn are absent.
     pub per_type: BTreeMap<String, GroupStats>,
+    /// Read out with a refitted readout ([`EvalOptions::readout`]) instead
+    /// of the conversion's.
+    pub refit_readout: bool,
 }
 
 /// Rates of one trial type in the JSON form of [`EvalResult`].
@@ -109,6 +113,8 @@ struct EvalReport {
     rate_inh_hz: Option<f64>,
     trials: usize,
     per_type_rates: BTreeMap<String, TypeRates>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    readout: Option<&'static str>,
 }
 
 impl From<EvalResult> for EvalReport {
@@ -136,6 +142,7 @@ impl From<EvalResult> for EvalReport {
                 .iter()
                 .map(|(k, g)| (k.clone(), rates(g)))
                 .collect(),
+            readout: r.refit_readout.then_some("refit"),
         }
     }
 }
@@ -213,6 +220,7 @@ pub fn evaluate(
         overall: GroupStats::of(&o),
         ci95: wilson_interval(k, o.len(), Z95),
         per_type,
+        refit_readout: opts.readout.is_some(),
     })
 }
 
@@ -236,6 +244,7 @@ mod tests {
             overall: g(0.75, 4, f64::NAN),
             ci95: wilson_interval(3, 4, Z95),
             per_type: [("go".to_string(), g(0.5, 2, f64::NAN))].into(),
+            refit_readout: false,
         };
         let j = serde_json::to_value(&r).unwrap();
         let mut keys: Vec<&str> = j.as_object().unwrap().keys().map(|k| k.as_str()).collect();
