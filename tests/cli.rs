@@ -950,3 +950,59 @@ fn dms_curriculum_goes_on_from_a_model_file() {
         assert!(!bad.exists());
     }
 }
+
+#[test]
+fn task_files_train_and_the_model_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tasks/xor.toml");
+    let m = dir.path().join("m.mat");
+    let args = [
+        "--task-file",
+        file.to_str().unwrap(),
+        "--out",
+        m.to_str().unwrap(),
+    ];
+    let o = tiny_train(dir.path(), &args[..]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(mat_string(&m, "task").as_deref(), Some("xor-file"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(mat_string(&m, "task_file"), Some(text.clone()));
+    // eval re-creates the task from the model (its window: 1000 ms).
+    let ms = m.to_str().unwrap();
+    let o = run(&[
+        "eval",
+        ms,
+        "--lambda",
+        "30",
+        "--trials",
+        "2",
+        "--downsample",
+        "4",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json(&o);
+    assert_eq!(j["scoring"]["window_start_ms"], 1000.0);
+    let types = j["per_type"].as_object().unwrap();
+    assert!(types.keys().all(|k| ["++", "--", "+-", "-+"].contains(&k.as_str())));
+    // A run configuration names the file relative to itself.
+    let cfg = dir.path().join("c.toml");
+    std::fs::copy(&file, dir.path().join("t.toml")).unwrap();
+    std::fs::write(&cfg, "task_file = \"t.toml\"\n[net]\nn = 30\n").unwrap();
+    let c = spikernn::config::RunConfig::load(&cfg, None).unwrap();
+    assert_eq!((c.task.as_str(), c.net.n), ("xor-file", 30));
+    assert_eq!(c.task().unwrap().n_steps(), 300);
+    // A bad file: the error names the file, the line and the key.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        text.replace("duration_ms = 50 # 100", "duration_ms = -50 # 100"),
+    )
+    .unwrap();
+    let o = tiny_train(dir.path(), &["--task-file", bad.to_str().unwrap()]);
+    let e = error_line(&o);
+    assert!(
+        e.contains("bad.toml, line 14") && e.contains("epochs[2].duration_ms"),
+        "{e}"
+    );
+}

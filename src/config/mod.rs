@@ -224,7 +224,8 @@ impl RunConfig {
             }
             TaskSpec::File { name, path, .. } => {
                 let mut c = Self::generic(name);
-                c.task_file = Some(PathBuf::from(path));
+                let p = PathBuf::from(path);
+                c.task_file = Some(std::fs::canonicalize(&p).unwrap_or(p));
                 c.spec = Some(spec.clone());
                 Ok(c)
             }
