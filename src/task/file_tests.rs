@@ -163,9 +163,7 @@ fn error_of(from: &str, to: &str) -> String {
     let text = std::fs::read_to_string(task_file("go-nogo.toml")).unwrap();
     assert!(text.contains(from), "{from}");
     let text = text.replacen(from, to, 1);
-    let e = FileTask::parse(&text, Path::new("bad.toml"))
-        .err()
-        .expect("an error");
+    let e = FileTask::parse(&text, Path::new("bad.toml")).expect_err("an error");
     e.to_string()
 }
 
