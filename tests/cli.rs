@@ -984,7 +984,9 @@ fn task_files_train_and_the_model_keeps_them() {
     let j = last_json(&o);
     assert_eq!(j["scoring"]["window_start_ms"], 1000.0);
     let types = j["per_type"].as_object().unwrap();
-    assert!(types.keys().all(|k| ["++", "--", "+-", "-+"].contains(&k.as_str())));
+    assert!(types
+        .keys()
+        .all(|k| ["++", "--", "+-", "-+"].contains(&k.as_str())));
     // A run configuration names the file relative to itself.
     let cfg = dir.path().join("c.toml");
     std::fs::copy(&file, dir.path().join("t.toml")).unwrap();
