@@ -80,7 +80,7 @@ fn run(dir: &Path) -> spikernn::Result<()> {
             input_sd: 0.05,
         },
     });
-    model.task = Some("go-nogo".into());
+    model.task = Some(spikernn::task::TaskSpec::builtin("go-nogo"));
     let mpath = dir.join("model.mat");
     model_file::save_model(&mpath, &model)?;
     model_file::write_search_record(

@@ -748,9 +748,15 @@ fn config_files_give_only_what_they_change() {
 fn help_tasks_and_completions() {
     let r = run(&["run", "--help"]);
     let h = String::from_utf8_lossy(&r.stdout);
-    assert!(h.contains("[default: go-nogo 0.33, xor/mante 0.2]"), "{h}");
-    assert!(h.contains("[default: go-nogo 20, xor/mante 0]"), "{h}");
-    assert!(h.contains("[default: go-nogo/xor 200, mante 250]"), "{h}");
+    assert!(
+        h.contains("[default: go-nogo 0.33, xor/mante/dms 0.2]"),
+        "{h}"
+    );
+    assert!(h.contains("[default: go-nogo 20, xor/mante/dms 0]"), "{h}");
+    assert!(
+        h.contains("[default: go-nogo/xor/dms 200, mante 250]"),
+        "{h}"
+    );
     assert!(h.contains("[default: paper]") && !h.contains("SPEC"), "{h}");
     let r = run(&["train", "--help"]);
     let h = String::from_utf8_lossy(&r.stdout);
@@ -766,6 +772,8 @@ fn help_tasks_and_completions() {
         "mante:",
         "strict scoring: from 375 ms",
         "paper scoring: from 1300 ms",
+        "dms: 2 input(s), trial 1955 ms",
+        "paper scoring: from 1450 ms (spiking step 29000, the task's response window)",
     ] {
         assert!(t.contains(s), "{s}: {t}");
     }
@@ -874,4 +882,130 @@ fn lesions_apply_to_the_loaded_network_and_never_to_the_file() {
     let r = run(&[&base[..], &["--lesion", "xx:remove"]].concat());
     assert!(!r.status.success());
     assert!(error_line(&r).contains("lesion"), "{}", error_line(&r));
+}
+
+/// The string variable `key` of the .mat file `p`.
+fn mat_string(p: &Path, key: &str) -> Option<String> {
+    let f = mat::read(p).unwrap();
+    f.get(key).and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// The 1×1 numeric variable `key` of the .mat file `p`.
+fn mat_scalar(p: &Path, key: &str) -> Option<f64> {
+    let f = mat::read(p).unwrap();
+    f.get(key).and_then(|v| v.to_f64()).map(|v| v[0])
+}
+
+#[test]
+fn dms_curriculum_goes_on_from_a_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.mat");
+    let long = dir.path().join("long.mat");
+    let s = short.to_str().unwrap();
+    let o = tiny_train(
+        dir.path(),
+        &["--task", "dms", "--delay-ms", "50", "--out", s],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(mat_string(&short, "task").as_deref(), Some("dms"));
+    assert_eq!(mat_scalar(&short, "task_delay_ms"), Some(50.0));
+    let args = [
+        "--task",
+        "dms",
+        "--init",
+        s,
+        "--out",
+        long.to_str().unwrap(),
+    ];
+    let o = tiny_train(dir.path(), &args[..]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(mat_string(&long, "init_from").as_deref(), Some(s));
+    assert_eq!(mat_string(&long, "init_task").as_deref(), Some("dms"));
+    assert_eq!(mat_scalar(&long, "task_delay_ms"), Some(750.0));
+    // The inhibitory units and masks are the initial model's.
+    let (a, b) = (mat::read(&short).unwrap(), mat::read(&long).unwrap());
+    for key in ["inh", "m", "som_m", "w_in", "w0", "taus"] {
+        assert_eq!(
+            a.get(key).unwrap().to_f64(),
+            b.get(key).unwrap().to_f64(),
+            "{key}"
+        );
+    }
+    // N (10) and the inputs must agree; network flags do not apply.
+    let cases: [(&[&str], &str); 3] = [
+        (&["--n", "12"], "N = 10 but --n is 12"),
+        (
+            &["--task", "go-nogo"],
+            "2 input channels but task go-nogo has 1",
+        ),
+        (&["--taus", "5"], "network flags"),
+    ];
+    for (extra, want) in cases {
+        let bad = dir.path().join("bad.mat");
+        let mut args = vec!["train", "--n-trials", "10", "--init", s];
+        args.extend_from_slice(&["--out", bad.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        let e = error_line(&o);
+        assert!(e.contains("invalid init") && e.contains(want), "{e}");
+        assert!(!bad.exists());
+    }
+}
+
+#[test]
+fn task_files_train_and_the_model_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tasks/xor.toml");
+    let m = dir.path().join("m.mat");
+    let args = [
+        "--task-file",
+        file.to_str().unwrap(),
+        "--out",
+        m.to_str().unwrap(),
+    ];
+    let o = tiny_train(dir.path(), &args[..]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(mat_string(&m, "task").as_deref(), Some("xor-file"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(mat_string(&m, "task_file"), Some(text.clone()));
+    // eval re-creates the task from the model (its window: 1000 ms).
+    let ms = m.to_str().unwrap();
+    let o = run(&[
+        "eval",
+        ms,
+        "--lambda",
+        "30",
+        "--trials",
+        "2",
+        "--downsample",
+        "4",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json(&o);
+    assert_eq!(j["scoring"]["window_start_ms"], 1000.0);
+    let types = j["per_type"].as_object().unwrap();
+    assert!(types
+        .keys()
+        .all(|k| ["++", "--", "+-", "-+"].contains(&k.as_str())));
+    // A run configuration names the file relative to itself.
+    let cfg = dir.path().join("c.toml");
+    std::fs::copy(&file, dir.path().join("t.toml")).unwrap();
+    std::fs::write(&cfg, "task_file = \"t.toml\"\n[net]\nn = 30\n").unwrap();
+    let c = spikernn::config::RunConfig::load(&cfg, None).unwrap();
+    assert_eq!((c.task.as_str(), c.net.n), ("xor-file", 30));
+    assert_eq!(c.task().unwrap().n_steps(), 300);
+    // A bad file: the error names the file, the line and the key.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        text.replace("duration_ms = 50 # 100", "duration_ms = -50 # 100"),
+    )
+    .unwrap();
+    let o = tiny_train(dir.path(), &["--task-file", bad.to_str().unwrap()]);
+    let e = error_line(&o);
+    assert!(
+        e.contains("bad.toml, line 14") && e.contains("epochs[2].duration_ms"),
+        "{e}"
+    );
 }

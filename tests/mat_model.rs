@@ -502,3 +502,38 @@ fn model_vars_match_spec_keys() {
     }
     assert!(!names.iter().any(|n| n == "losses" || n == "task"));
 }
+
+#[test]
+fn task_specs_and_init_sources_round_trip() {
+    use spikernn::rate::InitSource;
+    use spikernn::task::TaskSpec;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.mat");
+    let specs = [
+        TaskSpec::builtin("xor"),
+        TaskSpec::Builtin {
+            name: "dms".into(),
+            delay_ms: Some(50.0),
+        },
+        TaskSpec::File {
+            name: "my-task".into(),
+            path: "tasks/my task.toml".into(),
+            text: "name = \"my-task\"\n# ± — non-ASCII survives\n".into(),
+        },
+    ];
+    for spec in specs {
+        let mut m = model(3, Taus::Fixed(10.0), 0);
+        m.task = Some(spec.clone());
+        m.init_from = Some(InitSource {
+            path: "short.mat".into(),
+            task: "dms".into(),
+        });
+        save_model(&p, &m).unwrap();
+        let back = load_model(&p).unwrap();
+        assert_eq!(back.task, Some(spec));
+        assert_eq!(back.init_from, m.init_from);
+    }
+    // Files without the new keys load as before.
+    let old = load_model(&fixture(TF)).unwrap();
+    assert_eq!(old.init_from, None);
+}

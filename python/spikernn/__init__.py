@@ -217,8 +217,17 @@ def _with_progress(progress: Progress, f: Callable[..., Any], *args: Any, **kw: 
 # public functions
 
 
-def task(name: str) -> Task:
-    """The task ``name`` ("go-nogo", "xor" or "mante") as a :class:`Task`.
+def _lesions(lesion: Union[str, Sequence[str]]) -> list:
+    """``lesion`` as a list of spec strings (one string is one lesion)."""
+    if isinstance(lesion, str):
+        return [lesion]
+    return [str(x) for x in lesion]
+
+
+def task(name: str, delay_ms: Optional[float] = None) -> Task:
+    """The task ``name`` ("go-nogo", "xor", "mante" or "dms") as a :class:`Task`;
+    ``delay_ms``: the DMS delay between cue offset and probe onset in ms
+    (a multiple of 5; default 750).
 
     ``task(name).trial(kind=None, seed=1)`` returns ``(u, target, kind)``:
     the stimulus ``u`` (n_inputs x T float64, rate steps of 5 ms), the target
@@ -226,7 +235,7 @@ def task(name: str) -> Task:
     simulate --trial-type KIND --seed SEED`` uses (``spiking=True`` appends
     the extra column of the spiking stimulus, as that command's ``u``).
     """
-    return Task(name)
+    return Task(name, None if delay_ms is None else float(delay_ms))
 
 
 def train(
@@ -250,16 +259,18 @@ def train(
     loss: Optional[str] = None,
     loss_threshold: Optional[float] = None,
     acc_threshold: Optional[float] = None,
+    delay_ms: Optional[float] = None,
     progress: Progress = None,
 ) -> RateModel:
     """Train a rate RNN on ``task`` by BPTT (``spikernn train``).
 
     Parameters (None: the task's default, as ``spikernn config --task T``)
     ----------
-    task : "go-nogo", "xor" or "mante".
-    n : number of units N [go-nogo, xor 200; mante 250].
+    task : "go-nogo", "xor", "mante" or "dms".
+    n : number of units N [go-nogo, xor, dms 200; mante 250].
     taus : synaptic decay constant(s) in rate steps of 5 ms: one value
-        (fixed) or (min, max) (trained per unit) [(4, 20) = 20-100 ms].
+        (fixed) or (min, max) (trained per unit) [(4, 20) = 20-100 ms;
+        pass (4, 25) for the DMS networks of Kim & Sejnowski 2021].
     seed : seed of every random draw [1]; the same seed gives the same
         network as ``spikernn train --seed``.
     p_inh : probability that a unit is inhibitory, in [0, 1] [0.2].
@@ -269,7 +280,8 @@ def train(
     dale : Dale's principle [True].
     w_dist : initial weight distribution, "gaus" or "gamma" ["gaus"].
     act : "sigmoid", "clipped_relu" or "softplus" ["sigmoid"].
-    n_trials : maximum training trials [go-nogo 6000; xor, mante 10000].
+    n_trials : maximum training trials [go-nogo 6000; xor, mante 10000;
+        dms 20000].
     eval_freq : evaluate every this many trials [100].
     eval_trials : trials per evaluation [100].
     lr : Adam learning rate [0.01].
@@ -277,6 +289,8 @@ def train(
     loss : "l2" (the paper's) or "l1" ["l2"].
     loss_threshold : stop when the mean evaluation loss is below this [7] ...
     acc_threshold : ... and the evaluation accuracy above this [0.95].
+    delay_ms : DMS only: delay between cue offset and probe onset in ms, a
+        multiple of 5 [750] (the follow-up paper first trained with 50).
     progress : None (tqdm bar if installed), False, or a callable receiving
         event dicts (``kind``, ``text`` and the event's fields).
 
@@ -315,6 +329,7 @@ def train(
         loss=loss,
         loss_threshold=loss_threshold,
         acc_threshold=acc_threshold,
+        delay_ms=None if delay_ms is None else float(delay_ms),
     )
 
 
@@ -333,6 +348,7 @@ def grid_search(
     keep_negative_weights: bool = False,
     neuron: str = "lif",
     tr_ms: Optional[float] = None,
+    lesion: Sequence[str] = (),
     progress: Progress = None,
 ) -> SearchResult:
     """Grid search for the scaling factor lambda (``spikernn search``).
@@ -355,6 +371,11 @@ def grid_search(
     downsample : simulate every d-th step, dt = d * 0.05 ms [1].
     use_initial_weights, keep_negative_weights, neuron ("lif"/"qif"),
     tr_ms (synaptic rise, ms; 0: single exponential) : conversion options.
+    lesion : lesions applied to the loaded network first, as ``--lesion``
+        takes them (docs/lesions.md), e.g. ``["ii:scale=0.7",
+        "ie:remove=0.5", "units=I:remove"]``; random removals draw from
+        ``seed``; the model (file or object) is never changed, and a
+        lesioned search is not saved. The result's ``lesions`` lists them.
     progress : as in :func:`train`.
 
     Returns a :class:`SearchResult`, the ``spikernn search --json`` object.
@@ -377,6 +398,7 @@ def grid_search(
             keep_negative_weights=bool(keep_negative_weights),
             neuron=str(neuron),
             tr_ms=tr_ms,
+            lesion=_lesions(lesion),
         )
     )
 
@@ -394,6 +416,7 @@ def evaluate(
     keep_negative_weights: bool = False,
     neuron: str = "lif",
     tr_ms: Optional[float] = None,
+    lesion: Sequence[str] = (),
     progress: Progress = None,
 ) -> EvalResult:
     """Accuracy and firing rates of the spiking network (``spikernn eval``).
@@ -401,7 +424,8 @@ def evaluate(
     ``lam``: the scaling factor (default: the model's stored
     ``opt_scaling_factor``); ``trials``: fresh trials [200]; ``seed`` [1];
     ``scoring`` as in :func:`grid_search` (default "paper"); the other
-    options as in :func:`grid_search`.
+    options, ``lesion`` included, as in :func:`grid_search` (the result's
+    ``lesions`` lists what each lesion changed).
 
     Returns an :class:`EvalResult`, the ``spikernn eval --json`` object.
     """
@@ -420,5 +444,6 @@ def evaluate(
             keep_negative_weights=bool(keep_negative_weights),
             neuron=str(neuron),
             tr_ms=tr_ms,
+            lesion=_lesions(lesion),
         )
     )

@@ -101,9 +101,9 @@ class RateModel:
         """Run on u (n_inputs x T): outputs o_1..o_{T-1} (T-1,) and rates r (N x T)."""
 
 class Task:
-    """A cognitive task: "go-nogo", "xor" or "mante"."""
+    """A cognitive task: "go-nogo", "xor", "mante" or "dms" (delay_ms: the DMS delay, ms)."""
 
-    def __init__(self, name: str) -> None: ...
+    def __init__(self, name: str, delay_ms: Optional[float] = None) -> None: ...
     @property
     def name(self) -> str: ...
     @property
@@ -152,9 +152,13 @@ class LifNetwork:
         keep_negative_weights: bool = False,
         neuron: str = "lif",
         tr_ms: Optional[float] = None,
+        lesion: List[str] = ...,
+        seed: int = 1,
     ) -> LifNetwork:
         """Convert: W_spk = relu(w) m som_m / lam, w_out_spk = w_out / lam;
-        tr_ms: synaptic rise time in ms (default 2; 0: single exponential)."""
+        tr_ms: synaptic rise time in ms (default 2; 0: single exponential);
+        lesion: lesion specs applied to the model first (random removals
+        drawn from seed; docs/lesions.md)."""
     @property
     def n(self) -> int: ...
     @property
@@ -207,6 +211,7 @@ def train(
     loss: Optional[str] = ...,
     loss_threshold: Optional[float] = ...,
     acc_threshold: Optional[float] = ...,
+    delay_ms: Optional[float] = ...,
     progress: Optional[Callable[[Dict[str, Any]], Any]] = ...,
 ) -> RateModel: ...
 def grid_search(
@@ -224,6 +229,7 @@ def grid_search(
     keep_negative_weights: bool = ...,
     neuron: str = ...,
     tr_ms: Optional[float] = ...,
+    lesion: List[str] = ...,
     progress: Optional[Callable[[Dict[str, Any]], Any]] = ...,
 ) -> Dict[str, Any]: ...
 def evaluate(
@@ -239,6 +245,7 @@ def evaluate(
     keep_negative_weights: bool = ...,
     neuron: str = ...,
     tr_ms: Optional[float] = ...,
+    lesion: List[str] = ...,
     progress: Optional[Callable[[Dict[str, Any]], Any]] = ...,
 ) -> Dict[str, Any]: ...
 def extend_stimulus(u: _F64, extra: int = 1) -> _F64:

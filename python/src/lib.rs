@@ -27,11 +27,12 @@ use serde_json::{json, Value};
 use spikernn::config::parse_name;
 use spikernn::config::RunConfig;
 use spikernn::io::model_file;
+use spikernn::lesion::Lesion;
 use spikernn::observe::{Event, Observer};
 use spikernn::rate::RateModel;
 use spikernn::spiking::lif::{LifNetwork, Opto, OptoMode, Record, SimOptions};
 use spikernn::spiking::search::{self, EvalResult, SearchResult};
-use spikernn::task::{extend_stimulus, task_by_name, Task};
+use spikernn::task::{builtin_task, extend_stimulus, Task, TaskSpec};
 use spikernn::{rng, Error};
 
 /// Stream tag of `spikernn simulate` (ASCII "SIM"): trials and simulations
@@ -298,9 +299,32 @@ fn label(path: &Option<PathBuf>) -> String {
 
 /// The task of a model: `task`, else the stored one, else by its inputs
 /// (the library's rule, as the CLI uses it).
-fn model_task(model: &RateModel, task: Option<&str>, path: &Option<PathBuf>) -> PyResult<String> {
-    let t = model.task(task, &label(path)).map_err(py_err)?;
-    Ok(t.name().to_string())
+fn model_task(model: &RateModel, task: Option<&str>, path: &Option<PathBuf>) -> PyResult<TaskSpec> {
+    let given = task.map(TaskSpec::from);
+    let t = model.task(given.as_ref(), &label(path)).map_err(py_err)?;
+    Ok(t.spec())
+}
+
+/// Apply the lesion specs `lesion` (as `--lesion` takes them) to `model`,
+/// random removals drawn from `seed`; returns what they changed as JSON
+/// (`None` without lesions).
+fn apply_lesions(
+    c: &mut RunConfig,
+    model: &mut RateModel,
+    lesion: &[String],
+) -> PyResult<Option<serde_json::Value>> {
+    c.search.lesion = lesion
+        .iter()
+        .map(|l| l.parse::<Lesion>())
+        .collect::<spikernn::Result<_>>()
+        .map_err(py_err)?;
+    let applied = c.apply_lesions(model).map_err(py_err)?;
+    if applied.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_value(&applied)
+        .map(Some)
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// `lam`, else the model's stored optimum.
@@ -515,7 +539,7 @@ impl PyRateModel {
     /// The stored task name, if any.
     #[getter]
     fn task(&self) -> Option<String> {
-        self.inner.task.clone()
+        self.inner.task.as_ref().map(|t| t.name().to_string())
     }
     /// Stored optimal scaling factor λ (None before a search).
     #[getter]
@@ -603,7 +627,7 @@ impl PyRateModel {
             "RateModel(N={}, n_inputs={}, task={}, activation={}, dale={}, opt_scaling_factor={})",
             self.inner.n(),
             self.inner.n_inputs(),
-            self.inner.task.as_deref().unwrap_or("None"),
+            self.inner.task.as_ref().map_or("None", |t| t.name()),
             self.inner.activation.name(),
             self.inner.dale,
             self.inner
@@ -622,7 +646,7 @@ impl PyRateModel {
 #[pyo3(signature = (task, seed, n=None, taus=None, p_inh=None, p_rec=None, gain=None,
     som_n=None, dale=None, w_dist=None, act=None, n_trials=None, eval_freq=None,
     eval_trials=None, lr=None, batch=None, loss=None, loss_threshold=None,
-    acc_threshold=None, progress=None))]
+    acc_threshold=None, delay_ms=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn train(
     py: Python<'_>,
@@ -645,9 +669,11 @@ fn train(
     loss: Option<String>,
     loss_threshold: Option<f64>,
     acc_threshold: Option<f64>,
+    delay_ms: Option<f64>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyRateModel> {
     let mut c = RunConfig::for_task(task).map_err(py_err)?;
+    c.delay_ms = delay_ms;
     c.seed = seed;
     fn set<T>(dst: &mut T, v: Option<T>) {
         if let Some(v) = v {
@@ -693,7 +719,7 @@ fn train(
 // ---------------------------------------------------------------------------
 // Tasks
 
-/// A cognitive task: go-nogo, xor or mante.
+/// A cognitive task: go-nogo, xor, mante or dms (`delay_ms`: the DMS delay in ms, default 750).
 #[pyclass(name = "Task", module = "spikernn")]
 pub struct PyTask {
     inner: Box<dyn Task>,
@@ -702,9 +728,10 @@ pub struct PyTask {
 #[pymethods]
 impl PyTask {
     #[new]
-    fn new(name: &str) -> PyResult<Self> {
+    #[pyo3(signature = (name, delay_ms = None))]
+    fn new(name: &str, delay_ms: Option<f64>) -> PyResult<Self> {
         Ok(PyTask {
-            inner: task_by_name(name).map_err(py_err)?,
+            inner: builtin_task(name, delay_ms).map_err(py_err)?,
         })
     }
     /// Task name.
@@ -840,7 +867,8 @@ impl PyLif {
     /// Convert `model` with scaling factor `lam` (see `spikernn.LifNetwork`).
     #[staticmethod]
     #[pyo3(signature = (model, lam, *, use_initial_weights = false, keep_negative_weights = false,
-        neuron = "lif", tr_ms = None))]
+        neuron = "lif", tr_ms = None, lesion = vec![], seed = 1))]
+    #[allow(clippy::too_many_arguments)]
     fn from_rate(
         py: Python<'_>,
         model: ModelArg<'_>,
@@ -849,9 +877,13 @@ impl PyLif {
         keep_negative_weights: bool,
         neuron: &str,
         tr_ms: Option<f64>,
+        lesion: Vec<String>,
+        seed: u64,
     ) -> PyResult<Self> {
-        let (m, _) = resolve(py, &model)?;
+        let (mut m, _) = resolve(py, &model)?;
         let mut c = RunConfig::for_task("go-nogo").map_err(py_err)?;
+        c.seed = seed;
+        apply_lesions(&mut c, &mut m, &lesion)?;
         SpikeOpts {
             downsample: 1,
             use_initial_weights,
@@ -1059,7 +1091,7 @@ fn parse_opto(d: Option<Bound<'_, PyDict>>, n: usize) -> PyResult<Opto> {
 #[pyfunction]
 #[pyo3(signature = (model, *, lambdas = None, trials = 100, seed = 1, scoring = "paper",
     refine = true, task = None, save = true, downsample = 1, use_initial_weights = false,
-    keep_negative_weights = false, neuron = "lif", tr_ms = None, progress = None))]
+    keep_negative_weights = false, neuron = "lif", tr_ms = None, lesion = vec![], progress = None))]
 #[allow(clippy::too_many_arguments)]
 fn grid_search(
     py: Python<'_>,
@@ -1076,12 +1108,14 @@ fn grid_search(
     keep_negative_weights: bool,
     neuron: &str,
     tr_ms: Option<f64>,
+    lesion: Vec<String>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyObject> {
-    let (m, path) = resolve(py, &model)?;
+    let (mut m, path) = resolve(py, &model)?;
     let task = model_task(&m, task, &path)?;
-    let mut c = RunConfig::for_task(&task).map_err(py_err)?;
+    let mut c = RunConfig::for_spec(&task).map_err(py_err)?;
     c.seed = seed;
+    let lesions = apply_lesions(&mut c, &mut m, &lesion)?;
     if let Some(l) = lambdas {
         c.search.lambdas = l;
     }
@@ -1103,7 +1137,7 @@ fn grid_search(
         search::grid_search(&m, stask.as_ref(), &opts, obs)
     })?;
     let secs = t0.elapsed().as_secs_f64();
-    if save {
+    if save && lesions.is_none() {
         match (&model, &path) {
             (_, Some(p)) => {
                 let rec = r.to_record();
@@ -1118,6 +1152,9 @@ fn grid_search(
     j["model"] = json!(path);
     j["seconds"] = json!(secs);
     j["scoring"] = result_json(JsonResult::Scoring(&c))?;
+    if let Some(l) = lesions {
+        j["lesions"] = l;
+    }
     json_to_py(py, &j)
 }
 
@@ -1126,7 +1163,7 @@ fn grid_search(
 #[pyfunction]
 #[pyo3(signature = (model, *, lam = None, trials = 200, seed = 1, scoring = "paper",
     task = None, downsample = 1, use_initial_weights = false, keep_negative_weights = false,
-    neuron = "lif", tr_ms = None, progress = None))]
+    neuron = "lif", tr_ms = None, lesion = vec![], progress = None))]
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     py: Python<'_>,
@@ -1141,13 +1178,15 @@ fn evaluate(
     keep_negative_weights: bool,
     neuron: &str,
     tr_ms: Option<f64>,
+    lesion: Vec<String>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyObject> {
-    let (m, path) = resolve(py, &model)?;
+    let (mut m, path) = resolve(py, &model)?;
     let task = model_task(&m, task, &path)?;
     let lam = stored_lambda(&m, lam, &path)?;
-    let mut c = RunConfig::for_task(&task).map_err(py_err)?;
+    let mut c = RunConfig::for_spec(&task).map_err(py_err)?;
     c.seed = seed;
+    let lesions = apply_lesions(&mut c, &mut m, &lesion)?;
     c.eval.trials = trials;
     SpikeOpts {
         downsample,
@@ -1166,6 +1205,9 @@ fn evaluate(
     })?;
     let mut j = result_json(JsonResult::Eval(&r))?;
     j["scoring"] = result_json(JsonResult::Scoring(&c))?;
+    if let Some(l) = lesions {
+        j["lesions"] = l;
+    }
     json_to_py(py, &j)
 }
 

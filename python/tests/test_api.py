@@ -28,7 +28,7 @@ def strip(d):
 # ---------------------------------------------------------------- tasks
 
 
-@pytest.mark.parametrize("name", ["go-nogo", "xor", "mante"])
+@pytest.mark.parametrize("name", ["go-nogo", "xor", "mante", "dms"])
 def test_task_arrays_shapes_and_determinism(name):
     t = spikernn.task(name)
     for kind in t.trial_types:
@@ -404,3 +404,47 @@ def test_gil_is_released_during_long_work(models):
         th.join()
     # the other thread kept running while Rust worked
     assert len(ticks) >= max(3, int(dur / 0.01 * 0.3))
+
+
+# ---------------------------------------------------------------- DMS and lesions
+
+
+def test_dms_task_and_training_take_the_delay():
+    long, short = spikernn.task("dms"), spikernn.task("dms", delay_ms=50)
+    # T = 241 + delay / 5 rate steps (docs: cue 150-400 ms, probe after the delay).
+    assert (long.n_steps, short.n_steps) == (391, 251)
+    u, z, _ = short.trial(kind="+-", seed=1)
+    assert u[0, 30] == 1.0 and u[1, 90] == -1.0 and z[150] == -1.0
+    m = spikernn.train("dms", n=20, seed=2, n_trials=20, eval_freq=10, eval_trials=4,
+                       delay_ms=50, progress=False)
+    assert m.task == "dms"
+    with pytest.raises(ValueError, match="delay-ms"):
+        spikernn.train("xor", n=20, n_trials=10, delay_ms=50, progress=False)
+
+
+def test_lesion_keyword_equals_cli_json(gonogo, cli):
+    before = gonogo.read_bytes()
+    lesions = ["ii:scale=0.7", "ie:remove=0.5"]
+    r = spikernn.evaluate(gonogo, lam=35, trials=6, seed=4, lesion=lesions, progress=False)
+    args = ["eval", gonogo, "--lambda", 35, "--trials", 6, "--seed", 4, "--json"]
+    j = cli_json(cli(*args, "--lesion", lesions[0], "--lesion", lesions[1]))
+    assert dict(r) == j
+    assert [x["lesion"] for x in r["lesions"]] == lesions
+    intact = spikernn.evaluate(gonogo, lam=35, trials=6, seed=4, progress=False)
+    assert "lesions" not in intact
+    # A lesioned search is not stored; the file is unchanged.
+    s = spikernn.grid_search(gonogo, lambdas=[35], trials=2, refine=False,
+                             lesion="units=I:remove", progress=False)
+    assert s["lesions"][0]["lesion"] == "units=I:remove"
+    assert gonogo.read_bytes() == before
+    with pytest.raises(ValueError, match="lesion"):
+        spikernn.evaluate(gonogo, lam=35, trials=2, lesion=["xx:scale=2"], progress=False)
+
+
+def test_lesioned_conversion_silences_the_units(models):
+    m = spikernn.RateModel.load(models["go-nogo"])
+    net = spikernn.LifNetwork.from_rate(m, 30.0, lesion=["units=I:remove"])
+    inh = np.asarray(m.inh).astype(bool).ravel()
+    assert np.all(net.w[:, inh] == 0.0) and np.all(net.w_out[inh] == 0.0)
+    intact = spikernn.LifNetwork.from_rate(m, 30.0)
+    assert np.array_equal(net.w[:, ~inh], intact.w[:, ~inh])

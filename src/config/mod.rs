@@ -10,7 +10,7 @@
 //! over the file over the per-task defaults of [`RunConfig::for_task`] /
 //! [`RunConfig::for_run`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ use crate::rate::{NetConfig, Taus, TrainNoise};
 use crate::spiking::lif::{ConversionOptions, LifParams};
 use crate::spiking::readout::RefitOptions;
 use crate::spiking::search::{EvalOptions, LambdaRule, SearchOptions};
-use crate::task::{task_by_name, task_with_nogo_rule, Task};
+use crate::task::{task_by_name, with_nogo_rule, Task, TaskSpec};
 use crate::units::SPIKING_STEPS_PER_RATE_STEP;
 
 #[macro_use]
@@ -40,8 +40,22 @@ pub use section::{
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// Task name: go-nogo, xor or mante.
+    /// Task name: go-nogo, xor, mante or dms (or a task file's `name`).
     pub task: String,
+    /// A task file (TOML, docs/tasks.md) that defines the task instead of
+    /// a built-in; `task` is then the file's `name`. In a configuration
+    /// file a relative path is relative to that file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_file: Option<PathBuf>,
+    /// DMS only: the delay between cue offset and probe onset, in ms (a
+    /// multiple of the 5-ms rate step). Absent: 750 ms
+    /// ([`crate::task::Dms::DEFAULT_DELAY_MS`], the follow-up paper's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<f64>,
+    /// The task as resolved: a task file's text once read, or the task a
+    /// model file recorded (not serialised; `task_file` / `delay_ms` are).
+    #[serde(skip)]
+    pub spec: Option<TaskSpec>,
     /// Seed of every random draw (training, search, evaluation).
     pub seed: u64,
     /// Networks `run` trains at most: while the spiking network of one
@@ -71,6 +85,10 @@ pub struct RunConfig {
 pub struct RunPatch {
     /// Task name.
     pub task: Option<String>,
+    /// Task file (relative to the configuration file).
+    pub task_file: Option<PathBuf>,
+    /// DMS delay in ms.
+    pub delay_ms: Option<f64>,
     /// Seed of every random draw.
     pub seed: Option<u64>,
     /// Networks `run` trains at most.
@@ -105,8 +123,12 @@ impl RunPatch {
         })
     }
 
-    /// Set in `c` every value this patch gives (not `task`).
+    /// Set in `c` every value this patch gives (not `task` and
+    /// `task_file`).
     pub fn apply(&self, c: &mut RunConfig) {
+        if self.delay_ms.is_some() {
+            c.delay_ms = self.delay_ms;
+        }
         if let Some(s) = self.seed {
             c.seed = s;
         }
@@ -148,14 +170,16 @@ pub fn parse_name<T: DeserializeOwned>(key: &str, s: &str) -> Result<T> {
 impl RunConfig {
     /// Defaults for `task`: the library's defaults (each defined once, in
     /// [`section`]) with the paper's per-task settings (N = 250 for Mante,
-    /// 10 000 training trials for XOR and Mante) and the conversion that
-    /// measured best per task (docs/conversion.md, "Defaults"):
+    /// 10 000 training trials for XOR and Mante; for DMS (Kim & Sejnowski
+    /// 2021) taus 4–25 rate steps (20–125 ms) and 20 000 training trials)
+    /// and the conversion that measured best per task (docs/conversion.md,
+    /// "Defaults"):
     ///
     /// | task | λ rule | readout |
     /// |---|---|---|
     /// | go-nogo | margin | refitted (ridge, [`RefitOptions`]) |
     /// | xor | margin | w_out/λ + b_out |
-    /// | mante | margin | w_out/λ (the paper's) |
+    /// | mante, dms, task files | margin | w_out/λ (the paper's) |
     ///
     /// The MATLAB-identical conversion is `lambda_rule = "peak"`,
     /// `refit_readout = false`, `output_bias = false` (plus
@@ -169,31 +193,82 @@ impl RunConfig {
     /// assert_eq!((c.net.n, c.train.n_trials), (250, 10_000));
     /// assert_eq!(c.search.lambda_rule, LambdaRule::Margin);
     /// assert!(RunConfig::for_task("go-nogo").unwrap().search.refit_readout);
+    /// assert_eq!(RunConfig::for_task("dms").unwrap().net.taus, vec![4.0, 25.0]);
     /// ```
     pub fn for_task(task: &str) -> Result<Self> {
         let t = task_by_name(task)?;
-        let mut c = RunConfig {
-            task: t.name().to_string(),
-            seed: TrainConfig::default().seed,
-            attempts: default_attempts(),
-            target_accuracy: Some(default_target(t.name())),
-            net: NetSection::default(),
-            train: TrainSection::default(),
-            search: SearchSection::default(),
-            eval: EvalSection::default(),
-        };
+        let mut c = Self::generic(t.name());
         match t.name() {
             "mante" => (c.net.n, c.train.n_trials) = (250, 10_000),
-            "xor" => c.train.n_trials = 10_000,
-            _ => {}
-        }
-        c.search.lambda_rule = LambdaRule::Margin;
-        match t.name() {
+            "xor" => (c.train.n_trials, c.search.output_bias) = (10_000, true),
+            "dms" => (c.net.taus, c.train.n_trials) = (vec![4.0, 25.0], 20_000),
             "go-nogo" => c.search.refit_readout = true,
-            "xor" => c.search.output_bias = true,
             _ => {}
         }
         Ok(c)
+    }
+
+    /// The library's defaults for a task called `name`, without per-task settings.
+    fn generic(name: &str) -> Self {
+        RunConfig {
+            task: name.to_string(),
+            task_file: None,
+            delay_ms: None,
+            spec: None,
+            seed: TrainConfig::default().seed,
+            attempts: default_attempts(),
+            target_accuracy: Some(default_target(name)),
+            net: NetSection::default(),
+            train: TrainSection::default(),
+            search: SearchSection {
+                lambda_rule: LambdaRule::Margin,
+                ..SearchSection::default()
+            },
+            eval: EvalSection::default(),
+        }
+    }
+
+    /// Defaults for the task `spec`: [`for_task`] of a built-in (with its
+    /// DMS delay); for a task file the library's defaults, with `task` its
+    /// name and `task_file` its path.
+    ///
+    /// [`for_task`]: RunConfig::for_task
+    pub fn for_spec(spec: &TaskSpec) -> Result<Self> {
+        match spec {
+            TaskSpec::Builtin { name, delay_ms } => {
+                let mut c = Self::for_task(name)?;
+                c.delay_ms = *delay_ms;
+                c.task()?;
+                Ok(c)
+            }
+            TaskSpec::File { name, path, .. } => {
+                let mut c = Self::generic(name);
+                let p = PathBuf::from(path);
+                c.task_file = Some(std::fs::canonicalize(&p).unwrap_or(p));
+                c.spec = Some(spec.clone());
+                Ok(c)
+            }
+        }
+    }
+
+    /// The task as [`TaskSpec`]: the resolved one, else `task_file` read
+    /// now, else the built-in `task` with `delay_ms`.
+    pub fn task_spec(&self) -> Result<TaskSpec> {
+        if let Some(s) = &self.spec {
+            return Ok(s.clone());
+        }
+        match &self.task_file {
+            Some(p) => TaskSpec::read_file(p),
+            None => Ok(TaskSpec::Builtin {
+                name: self.task.clone(),
+                delay_ms: self.delay_ms,
+            }),
+        }
+    }
+
+    /// Whether the task is a built-in (not a task file).
+    fn builtin(&self) -> bool {
+        self.task_file.is_none() && self.spec.as_ref().is_none_or(TaskSpec::is_builtin)
     }
 
     /// The spiking accuracy `run` aims for (see `target_accuracy`).
@@ -224,23 +299,61 @@ impl RunConfig {
     }
 
     /// Read a TOML file that gives only what it changes: [`for_run`] of its
-    /// `task` (else of `task`, else Go-NoGo), then the file's values. Errors
-    /// name the file, the line and the key.
+    /// `task` (else of `task`, else Go-NoGo) or of its `task_file`, then the
+    /// file's values. Errors name the file, the line and the key.
     ///
     /// [`for_run`]: RunConfig::for_run
     pub fn load(path: &Path, task: Option<&str>) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let patch = RunPatch::parse(&text, path)?;
-        let in_file = |e: Error| Error::Config {
-            path: path.to_path_buf(),
-            line: None,
-            msg: e.to_string(),
+        let in_file = |e: Error| match e {
+            Error::Config { .. } => e,
+            e => Error::Config {
+                path: path.to_path_buf(),
+                line: None,
+                msg: e.to_string(),
+            },
         };
-        let name = patch.task.as_deref().or(task).unwrap_or("go-nogo");
-        let mut cfg = Self::for_run(name).map_err(in_file)?;
+        let mut cfg = match &patch.task_file {
+            Some(f) => {
+                let f = path.parent().unwrap_or(Path::new("")).join(f);
+                let spec = TaskSpec::read_file(&f)?;
+                if let Some(t) = patch.task.as_deref().filter(|t| *t != spec.name()) {
+                    return Err(in_file(Error::param(
+                        "task",
+                        format!(
+                            "'{t}' disagrees with the name '{}' in {}",
+                            spec.name(),
+                            f.display()
+                        ),
+                    )));
+                }
+                Self::for_run_spec(&spec).map_err(in_file)?
+            }
+            None => {
+                let name = patch.task.as_deref().or(task).unwrap_or("go-nogo");
+                Self::for_run(name).map_err(in_file)?
+            }
+        };
         patch.apply(&mut cfg);
+        if cfg.builtin() {
+            cfg.spec = None;
+        }
         cfg.validate().map_err(in_file)?;
         Ok(cfg)
+    }
+
+    /// [`for_spec`] with the run defaults of [`for_run`] for built-ins.
+    ///
+    /// [`for_spec`]: RunConfig::for_spec
+    /// [`for_run`]: RunConfig::for_run
+    pub fn for_run_spec(spec: &TaskSpec) -> Result<Self> {
+        let mut c = Self::for_spec(spec)?;
+        if let TaskSpec::Builtin { name, .. } = spec {
+            let run = Self::for_run(name)?;
+            (c.net, c.train) = (run.net, run.train);
+        }
+        Ok(c)
     }
 
     /// As TOML text.
@@ -250,7 +363,7 @@ impl RunConfig {
 
     /// The task (for training and the rate network's scoring).
     pub fn task(&self) -> Result<Box<dyn Task>> {
-        task_by_name(&self.task)
+        self.task_spec()?.build()
     }
 
     /// The task as the spiking search and evaluation score it: [`task`]
@@ -259,15 +372,15 @@ impl RunConfig {
     /// [`task`]: RunConfig::task
     /// [`scoring`]: RunConfig::scoring
     pub fn scoring_task(&self) -> Result<Box<dyn Task>> {
-        task_with_nogo_rule(&self.task, self.nogo_rule())
+        with_nogo_rule(self.task()?, self.nogo_rule())
     }
 
     /// `search.nogo_rule`, else the preset's (tasks without NoGo trials
     /// keep the default rule; an explicit `max` for them is an error of
-    /// [`task_with_nogo_rule`]).
+    /// [`with_nogo_rule`]).
     fn nogo_rule(&self) -> crate::task::NoGoRule {
         let preset = match self.task.as_str() {
-            "go-nogo" => self.search.scoring.nogo_rule(),
+            "go-nogo" if self.builtin() => self.search.scoring.nogo_rule(),
             _ => crate::task::NoGoRule::default(),
         };
         self.search.nogo_rule.unwrap_or(preset)
@@ -287,9 +400,10 @@ impl RunConfig {
     pub fn scoring(&self) -> Result<Scoring> {
         let task = self.task()?;
         let preset = self.search.scoring;
+        let builtin = self.builtin();
         let (window_start_step, window) = match (
             self.search.window_start,
-            preset.window_start_step(task.name()),
+            preset.window_start_step(task.name()).filter(|_| builtin),
         ) {
             (Some(w), _) => (w, WindowSource::Override),
             (None, Some(w)) => (w, WindowSource::Preset),
@@ -302,7 +416,7 @@ impl RunConfig {
             preset,
             window_start_step,
             window,
-            nogo_rule: (task.name() == "go-nogo").then(|| self.nogo_rule()),
+            nogo_rule: (builtin && task.name() == "go-nogo").then(|| self.nogo_rule()),
         })
     }
 

@@ -16,7 +16,8 @@ pub enum ScoringPreset {
     /// As MATLAB's lambda_grid_search.m scored the published numbers:
     /// Go-NoGo from spiking step 10 000 (500 ms) with NoGo correct when
     /// max(out) < 0.3 (NoGo rule max); XOR from step 20 000 (1000 ms);
-    /// Mante from step 26 000 (1300 ms); each task's own thresholds.
+    /// Mante from step 26 000 (1300 ms); each task's own thresholds. DMS
+    /// and task files, which MATLAB never scored: their own response window.
     #[default]
     Paper,
     /// The task's own response window (rate steps × 100), NoGo correct when
@@ -36,8 +37,8 @@ impl ScoringPreset {
     /// Every preset.
     pub const ALL: [ScoringPreset; 2] = [ScoringPreset::Paper, ScoringPreset::Strict];
 
-    /// First scored spiking step (0.05 ms each) for `task`, or `None` for
-    /// the task's own response window.
+    /// First scored spiking step (0.05 ms each) for the built-in `task`, or
+    /// `None` for the task's own response window (strict; DMS under both).
     ///
     /// # Examples
     /// ```
@@ -45,13 +46,15 @@ impl ScoringPreset {
     /// assert_eq!(ScoringPreset::Paper.window_start_step("go-nogo"), Some(10_000));
     /// assert_eq!(ScoringPreset::Paper.window_start_step("mante"), Some(26_000));
     /// assert_eq!(ScoringPreset::Strict.window_start_step("xor"), None);
+    /// assert_eq!(ScoringPreset::Paper.window_start_step("dms"), None);
     /// ```
     pub fn window_start_step(self, task: &str) -> Option<usize> {
         match (self, task) {
             (ScoringPreset::Strict, _) => None,
             (ScoringPreset::Paper, "xor") => Some(20_000),
             (ScoringPreset::Paper, "mante") => Some(26_000),
-            (ScoringPreset::Paper, _) => Some(10_000),
+            (ScoringPreset::Paper, "go-nogo") => Some(10_000),
+            (ScoringPreset::Paper, _) => None,
         }
     }
 

@@ -20,6 +20,8 @@
 //! | training keys (`losses`, `tr`, `eval_perf_mean`, `eval_loss_mean`) | `training = None` when all are absent; otherwise absent ones are empty / `losses.len()` / NaN |
 //! | `eval_trials`, `eval_perfs`, `eval_losses` (ours: every evaluation during training) | no evaluation points (all three or none are used) |
 //! | search keys (`opt_scaling_factor`, `all_perfs`, `scaling_factors`) | `search = None` when all are absent; otherwise absent vectors are empty and a missing optimum is the best-scoring factor |
+//! | `task` (char), `task_delay_ms` (DMS delay, ms), `task_file` + `task_file_path` (a task file's TOML text and path; ours) | no task: inferred from the inputs; DMS delay 750 ms |
+//! | `init_from`, `init_task` (char; `train --init`: the file training started from and its task) | none |
 //! | `rec_noise_sd`, `input_noise_sd` (training noise SDs per rate step; written only when not 0.1 and 0) | 0.1, 0 |
 //! | refit keys (`w_out_spk` 1×N, `b_out_spk`, `refit_lambda`, `refit_alpha`, `refit_trials` int64, `refit_holdout_mse`; `search --refit-readout`) | no refitted readout when `w_out_spk` is absent; with it, `b_out_spk` and `refit_lambda` are required, the others NaN / 0 |
 //!
@@ -40,9 +42,10 @@ use ndarray::{Array1, Array2, ShapeBuilder};
 use crate::error::{Error, Result};
 use crate::io::mat::{self, MatFile, MatVar, WriteOptions};
 use crate::rate::{
-    Activation, EvalPoint, RateModel, RefitRecord, SearchRecord, Taus, TrainNoise, TrainingRecord,
-    REC_NOISE_SD,
+    Activation, EvalPoint, InitSource, RateModel, RefitRecord, SearchRecord, Taus, TrainNoise,
+    TrainingRecord, REC_NOISE_SD,
 };
+use crate::task::TaskSpec;
 
 /// Load a rate model from a `.mat` file; see the module doc for the keys
 /// accepted and their defaults. Fails with [`Error::MissingKey`] when `w`,
@@ -88,7 +91,8 @@ pub fn model_from_mat(file: &MatFile, path: &Path) -> Result<RateModel> {
         activation: s.activation()?,
         training: s.training()?,
         search: s.search()?,
-        task: s.string("task")?,
+        task: s.task()?,
+        init_from: s.init_from()?,
     };
     model.validate(path)?;
     Ok(model)
@@ -134,7 +138,27 @@ pub fn model_to_vars(model: &RateModel) -> Vec<MatVar> {
         v.extend(search_vars(s));
     }
     if let Some(t) = &model.task {
-        v.push(MatVar::string("task", t));
+        v.extend(task_vars(t));
+    }
+    if let Some(i) = &model.init_from {
+        v.push(MatVar::string("init_from", &i.path));
+        v.push(MatVar::string("init_task", &i.task));
+    }
+    v
+}
+
+/// `task`, and `task_delay_ms` (DMS) or `task_file` + `task_file_path`.
+fn task_vars(t: &TaskSpec) -> Vec<MatVar> {
+    let mut v = vec![MatVar::string("task", t.name())];
+    match t {
+        TaskSpec::Builtin {
+            delay_ms: Some(d), ..
+        } => v.push(MatVar::scalar("task_delay_ms", *d)),
+        TaskSpec::Builtin { delay_ms: None, .. } => {}
+        TaskSpec::File { path, text, .. } => {
+            v.push(MatVar::string("task_file", text));
+            v.push(MatVar::string("task_file_path", path));
+        }
     }
     v
 }
@@ -282,6 +306,36 @@ impl Src<'_> {
                 format!("'{name}'"),
             )
         })
+    }
+
+    /// The task: `task_file` (with `task_file_path`) when present, else
+    /// the built-in `task` with `task_delay_ms`.
+    fn task(&self) -> Result<Option<TaskSpec>> {
+        if let Some(text) = self.string("task_file")? {
+            let path = self
+                .string("task_file_path")?
+                .unwrap_or_else(|| format!("{}:task_file", self.path.display()));
+            let name = self.string("task")?.unwrap_or_default();
+            return Ok(Some(TaskSpec::File { name, path, text }));
+        }
+        let Some(name) = self.string("task")? else {
+            return Ok(None);
+        };
+        Ok(Some(TaskSpec::Builtin {
+            name,
+            delay_ms: self.scalar("task_delay_ms")?,
+        }))
+    }
+
+    /// `init_from` and `init_task` (`train --init`), if recorded.
+    fn init_from(&self) -> Result<Option<InitSource>> {
+        let Some(path) = self.string("init_from")? else {
+            return Ok(None);
+        };
+        Ok(Some(InitSource {
+            path,
+            task: self.string("init_task")?.unwrap_or_default(),
+        }))
     }
 
     /// An optional char-array key.

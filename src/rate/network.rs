@@ -11,7 +11,7 @@ use rand_distr::{Distribution, Gamma, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::task::{task_by_name, Task};
+use crate::task::{Task, TaskSpec};
 
 /// Rate activation phi(x).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,6 +319,15 @@ pub struct EvalPoint {
     pub accuracy: f64,
 }
 
+/// Where a model's training started (`train --init`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitSource {
+    /// The model file it was initialised from, as given.
+    pub path: String,
+    /// That file's task name (empty when the file recorded none).
+    pub task: String,
+}
+
 /// Lambda-search results stored with a model (docs/model.md#model-files).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchRecord {
@@ -391,8 +400,12 @@ pub struct RateModel {
     pub training: Option<TrainingRecord>,
     /// Lambda search results, if searched.
     pub search: Option<SearchRecord>,
-    /// Name of the task the model was trained on, if known.
-    pub task: Option<String>,
+    /// The task the model was trained on, if known (file keys `task`,
+    /// `task_delay_ms`, `task_file`, `task_file_path`).
+    pub task: Option<TaskSpec>,
+    /// The model file this model's training started from (`train --init`),
+    /// and that file's task: keys `init_from`, `init_task`.
+    pub init_from: Option<InitSource>,
 }
 
 impl RateModel {
@@ -468,6 +481,7 @@ impl RateModel {
             training: None,
             search: None,
             task: None,
+            init_from: None,
         })
     }
 
@@ -516,19 +530,31 @@ impl RateModel {
         self.effective_weights_of(&self.w)
     }
 
-    /// The task of this model: `name` if given, else the task stored in
-    /// its file, else the one with its number of inputs (1: go-nogo,
-    /// 2: xor, 4: mante); checked against its inputs. `source` names the
-    /// model (a file) in errors.
-    pub fn task(&self, name: Option<&str>, source: &str) -> Result<Box<dyn Task>> {
+    /// The task of this model: `given` if any (a bare built-in name equal
+    /// to the stored task keeps the stored parameters, e.g. the DMS delay),
+    /// else the task stored in its file, else the one with its number of
+    /// inputs (1: go-nogo, 2: xor, 4: mante); checked against its inputs.
+    /// `source` names the model (a file) in errors.
+    pub fn task(&self, given: Option<&TaskSpec>, source: &str) -> Result<Box<dyn Task>> {
         let k = self.n_inputs();
-        let name = match (name, &self.task) {
-            (Some(t), _) => t,
-            (None, Some(t)) => t.as_str(),
+        let spec = match (given, &self.task) {
+            (
+                Some(TaskSpec::Builtin {
+                    name,
+                    delay_ms: None,
+                }),
+                Some(stored),
+            ) if stored.is_builtin()
+                && crate::task::task_by_name(name)?.name() == stored.name() =>
+            {
+                stored.clone()
+            }
+            (Some(t), _) => t.clone(),
+            (None, Some(t)) => t.clone(),
             (None, None) => match k {
-                1 => "go-nogo",
-                2 => "xor",
-                4 => "mante",
+                1 => TaskSpec::builtin("go-nogo"),
+                2 => TaskSpec::builtin("xor"),
+                4 => TaskSpec::builtin("mante"),
                 _ => {
                     return Err(Error::param(
                         "task",
@@ -537,7 +563,7 @@ impl RateModel {
                 }
             },
         };
-        let task = task_by_name(name)?;
+        let task = spec.build()?;
         if task.n_inputs() != k {
             return Err(Error::param(
                 "task",

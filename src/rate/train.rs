@@ -343,6 +343,41 @@ pub fn train_model(
     stopped.map(|success| t.finish(success))
 }
 
+/// Prepare a loaded `model` (from the file `source`) to go on training on
+/// `task` with [`train_model`] (`train --init`): its weights, masks, Dale
+/// signs, taus and readout are kept; its training and λ-search records
+/// are dropped (they belonged to the earlier training) and it records
+/// `source` and that file's task as [`InitSource`]. `w0` and `taus_gaus0`
+/// stay the network's initial draw. Fails, naming `init`, when the model's
+/// number of inputs differs from the task's.
+///
+/// [`InitSource`]: crate::rate::InitSource
+pub fn init_from(mut model: RateModel, source: &str, task: &dyn Task) -> Result<RateModel> {
+    if model.n_inputs() != task.n_inputs() {
+        return Err(Error::param(
+            "init",
+            format!(
+                "{source} has {} input channels but task {} has {}",
+                model.n_inputs(),
+                task.name(),
+                task.n_inputs()
+            ),
+        ));
+    }
+    model.init_from = Some(crate::rate::InitSource {
+        path: source.to_string(),
+        task: model
+            .task
+            .as_ref()
+            .map(|t| t.name().to_string())
+            .unwrap_or_default(),
+    });
+    model.training = None;
+    model.search = None;
+    model.task = None;
+    Ok(model)
+}
+
 /// The state of one training run: the model, Adam, the buffers of the
 /// backward pass and the record so far.
 struct Trainer<'a> {
@@ -472,7 +507,7 @@ impl<'a> Trainer<'a> {
             model.w.mapv_inplace(|v| v.max(0.0));
         }
         let last = self.evals.last().copied();
-        model.task = Some(self.task.name().to_string());
+        model.task = Some(self.task.spec());
         model.training = Some(TrainingRecord {
             losses: self.losses,
             trials: self.trials,
@@ -496,6 +531,38 @@ mod tests {
     use super::*;
     use crate::rate::Taus;
     use crate::task::GoNoGo;
+
+    #[test]
+    fn init_keeps_the_network_and_checks_the_inputs() {
+        let net = NetConfig {
+            n: 12,
+            ..NetConfig::default()
+        };
+        let cfg = TrainConfig {
+            n_trials: 4,
+            eval_freq: 2,
+            eval_trials: 2,
+            ..TrainConfig::default()
+        };
+        let first = train(&net, &cfg, &GoNoGo::default(), &crate::observe::Silent).unwrap();
+        let m = init_from(first.model.clone(), "a.mat", &GoNoGo::default()).unwrap();
+        assert_eq!((m.training.is_none(), m.task.is_none()), (true, true));
+        assert_eq!(m.init_from.as_ref().unwrap().task, "go-nogo");
+        assert_eq!(
+            (m.w.clone(), m.inh.clone()),
+            (first.model.w.clone(), first.model.inh.clone())
+        );
+        let again = train_model(m, &cfg, &GoNoGo::default(), &crate::observe::Silent).unwrap();
+        assert_eq!(again.model.init_from.unwrap().path, "a.mat");
+        let e = init_from(first.model, "a.mat", &crate::task::Dms::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("invalid init")
+                && e.contains("a.mat has 1 input channels but task dms has 2"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn adam_skipping_frozen_dale_weights_equals_the_dense_update() {

@@ -30,6 +30,7 @@ pub(crate) fn toy_model(w: Array2<f64>, w_in: Vec<f64>, inh: Vec<bool>) -> RateM
         training: None,
         search: None,
         task: None,
+        init_from: None,
     }
 }
 

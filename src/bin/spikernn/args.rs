@@ -55,11 +55,40 @@ pub enum Cmd {
     },
 }
 
+/// Which task a model-based command uses (default: the model's own).
+#[derive(Args, Clone, Default)]
+pub struct TaskFlags {
+    /// Task (default: the model's stored task, else inferred from its inputs).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Task file (TOML, docs/tasks.md) instead of --task.
+    #[arg(long, conflicts_with = "task")]
+    pub task_file: Option<PathBuf>,
+    /// DMS only: delay between cue offset and probe onset in ms (default:
+    /// the model's stored delay, else 750).
+    #[arg(long, conflicts_with = "task_file")]
+    pub delay_ms: Option<f64>,
+}
+
 #[derive(Args, Clone)]
 pub struct TrainArgs {
-    /// Task: go-nogo, xor or mante.
-    #[arg(long, default_value = "go-nogo")]
-    pub task: String,
+    /// Task: go-nogo, xor, mante or dms [default: go-nogo, or the --init model's task].
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Task file (TOML, docs/tasks.md) instead of --task; its name and text
+    /// are saved in the model.
+    #[arg(long, conflicts_with = "task")]
+    pub task_file: Option<PathBuf>,
+    /// DMS only: delay between cue offset and probe onset in ms, a multiple
+    /// of 5 [default: 750] (the follow-up paper first trained with 50).
+    #[arg(long, conflicts_with = "task_file")]
+    pub delay_ms: Option<f64>,
+    /// Start from this model file (weights, masks, Dale signs, taus,
+    /// readout) instead of a fresh network, e.g. the short-delay DMS
+    /// network for the long delay; N and the number of inputs must match.
+    /// The network flags (--n, --taus, …) do not apply.
+    #[arg(long, value_name = "MODEL.mat")]
+    pub init: Option<PathBuf>,
     /// Seed for every random draw.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -87,9 +116,8 @@ pub struct SearchArgs {
     /// Search every .mat model in this directory instead.
     #[arg(long, conflicts_with = "model")]
     pub all: Option<PathBuf>,
-    /// Task (default: the model's stored task, else inferred from its inputs).
-    #[arg(long)]
-    pub task: Option<String>,
+    #[command(flatten)]
+    pub task: TaskFlags,
     /// Seed of the per-trial random streams.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -114,9 +142,8 @@ pub struct EvalArgs {
     pub lambda: Option<f64>,
     #[command(flatten)]
     pub eval: EvalFlags,
-    /// Task (default: the model's stored task, else inferred from its inputs).
-    #[arg(long)]
-    pub task: Option<String>,
+    #[command(flatten)]
+    pub task: TaskFlags,
     /// Seed of the per-trial random streams.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -137,9 +164,8 @@ pub struct SimulateArgs {
     /// Trial type by name (e.g. go, nogo; ++, +-; ctx0:+-) or index.
     #[arg(long, default_value = "0")]
     pub trial_type: String,
-    /// Task (default: the model's stored task, else inferred from its inputs).
-    #[arg(long)]
-    pub task: Option<String>,
+    #[command(flatten)]
+    pub task: TaskFlags,
     /// Output .mat: spk (N×nt logical), out (1×nt), dt and T (s), t_spk (spike
     /// times, s), and what --record asks for. Missing parent directories are created.
     #[arg(long)]
@@ -165,9 +191,15 @@ pub struct SimulateArgs {
 
 #[derive(Args, Clone)]
 pub struct RunArgs {
-    /// Task: go-nogo, xor or mante (default: the --config file's, else go-nogo).
+    /// Task: go-nogo, xor, mante or dms (default: the --config file's, else go-nogo).
     #[arg(long)]
     pub task: Option<String>,
+    /// Task file (TOML, docs/tasks.md) instead of --task.
+    #[arg(long, conflicts_with = "task")]
+    pub task_file: Option<PathBuf>,
+    /// DMS only: delay between cue offset and probe onset in ms [default: 750].
+    #[arg(long, conflicts_with = "task_file")]
+    pub delay_ms: Option<f64>,
     /// Run directory (model, config, metrics, figures, report); created if missing.
     #[arg(long)]
     pub out: PathBuf,
@@ -214,9 +246,8 @@ pub struct PlotArgs {
     /// Scaling factor for the spiking figures (default: the model's stored optimum).
     #[arg(long, allow_negative_numbers = true)]
     pub lambda: Option<f64>,
-    /// Task (default: the model's stored task, else inferred from its inputs).
-    #[arg(long)]
-    pub task: Option<String>,
+    #[command(flatten)]
+    pub task: TaskFlags,
     /// Seed of the example trials.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -224,7 +255,7 @@ pub struct PlotArgs {
 
 #[derive(Args, Clone)]
 pub struct ConfigArgs {
-    /// Task: go-nogo, xor or mante.
+    /// Task: go-nogo, xor, mante or dms.
     #[arg(long, default_value = "go-nogo")]
     pub task: String,
 }

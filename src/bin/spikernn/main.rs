@@ -15,17 +15,19 @@ use clap::error::ErrorKind;
 use clap::FromArgMatches;
 use serde_json::json;
 
-use args::{Cli, Cmd, EvalArgs, PlotArgs, RunArgs, SearchArgs, TrainArgs};
+use args::{Cli, Cmd, EvalArgs, PlotArgs, RunArgs, SearchArgs, TaskFlags, TrainArgs};
+use spikernn::config::NetFlags;
 use spikernn::config::{parse_lambdas, RunConfig, RunPatch, ScoringPreset};
 use spikernn::io::mat;
 use spikernn::io::model_file;
 use spikernn::observe::Observer;
 use spikernn::pipeline::{self, scoring_json};
 use spikernn::rate::train;
+use spikernn::rate::NetConfig;
 use spikernn::rate::RateModel;
 use spikernn::spiking::readout::stored_readout;
 use spikernn::spiking::search;
-use spikernn::task::{task_by_name, Task, TASK_NAMES};
+use spikernn::task::{task_by_name, Task, TaskSpec, TASK_NAMES};
 use spikernn::units::RATE_DT_MS;
 
 /// Fail early if `out` cannot be written (before minutes of work): it must
@@ -67,9 +69,73 @@ pub fn ensure_dir(dir: &Path, flag: &str) -> Result<()> {
     Ok(())
 }
 
-/// The task of a model file: `--task`, else the stored one, else by inputs.
-fn model_task(model: &RateModel, flag: &Option<String>, path: &Path) -> Result<Box<dyn Task>> {
-    Ok(model.task(flag.as_deref(), &path.display().to_string())?)
+/// The task of a model file: `--task` / `--task-file` (with `--delay-ms`),
+/// else the stored one (with `--delay-ms`), else by inputs.
+fn model_task(model: &RateModel, t: &TaskFlags, path: &Path) -> Result<Box<dyn Task>> {
+    let given = match (&t.task, &t.task_file, t.delay_ms) {
+        (_, Some(f), _) => Some(TaskSpec::read_file(f)?),
+        (Some(name), None, delay_ms) => Some(TaskSpec::Builtin {
+            name: name.clone(),
+            delay_ms,
+        }),
+        (None, None, Some(d)) => Some(TaskSpec::Builtin {
+            name: model.task.as_ref().map_or("dms", |t| t.name()).to_string(),
+            delay_ms: Some(d),
+        }),
+        (None, None, None) => None,
+    };
+    Ok(model.task(given.as_ref(), &path.display().to_string())?)
+}
+
+/// The task of `train`: `--task-file`, else `--task` with `--delay-ms`,
+/// else the `--init` model's task (with `--delay-ms`), else Go-NoGo.
+fn train_task(a: &TrainArgs, init: Option<&RateModel>) -> Result<TaskSpec> {
+    if let Some(f) = &a.task_file {
+        return Ok(TaskSpec::read_file(f)?);
+    }
+    let stored = init.and_then(|m| m.task.clone());
+    Ok(match (&a.task, stored) {
+        (Some(name), _) => TaskSpec::Builtin {
+            name: name.clone(),
+            delay_ms: a.delay_ms,
+        },
+        (None, Some(TaskSpec::Builtin { name, delay_ms })) => TaskSpec::Builtin {
+            name,
+            delay_ms: a.delay_ms.or(delay_ms),
+        },
+        (None, Some(file)) if a.delay_ms.is_none() => file,
+        (None, _) => TaskSpec::Builtin {
+            name: "go-nogo".into(),
+            delay_ms: a.delay_ms,
+        },
+    })
+}
+
+/// The `--init` model, checked against the network flags (which do not
+/// apply to it).
+fn init_model(a: &TrainArgs) -> Result<Option<RateModel>> {
+    let Some(path) = &a.init else {
+        return Ok(None);
+    };
+    let m = load(path)?;
+    if let Some(n) = a.net.n.filter(|&n| n != m.n()) {
+        bail!(
+            "invalid init: {} has N = {} but --n is {n}",
+            path.display(),
+            m.n()
+        );
+    }
+    let n_only = NetFlags {
+        n: a.net.n,
+        ..NetFlags::default()
+    };
+    if a.net != n_only {
+        bail!(
+            "invalid init: the network comes from {}; network flags (--taus, --p-inh, …) do not apply",
+            path.display()
+        );
+    }
+    Ok(Some(m))
 }
 
 fn load(path: &Path) -> Result<RateModel> {
@@ -93,12 +159,19 @@ pub fn note(quiet: bool, msg: impl std::fmt::Display) {
 }
 
 fn cmd_train(a: &TrainArgs, quiet: bool) -> Result<()> {
-    let mut c = RunConfig::for_task(&a.task)?;
+    let init = init_model(a)?;
+    let mut c = RunConfig::for_spec(&train_task(a, init.as_ref())?)?;
     c.seed = a.seed.unwrap_or(c.seed);
     a.net.apply(&mut c.net);
     a.train.apply(&mut c.train);
     let task = c.task()?;
-    let net = c.net_config()?;
+    let net = match &init {
+        Some(m) => NetConfig {
+            n: m.n(),
+            ..c.net_config()?
+        },
+        None => c.net_config()?,
+    };
     let cfg = c.train_config()?;
     let out = a
         .out
@@ -112,12 +185,19 @@ fn cmd_train(a: &TrainArgs, quiet: bool) -> Result<()> {
         );
     }
     let obs = progress::Cli::new(quiet || a.json);
-    let r = train::train(&net, &cfg, task.as_ref(), &obs)?;
+    let r = match (init, &a.init) {
+        (Some(m), Some(p)) => {
+            let m = train::init_from(m, &p.display().to_string(), task.as_ref())?;
+            train::train_model(m, &cfg, task.as_ref(), &obs)?
+        }
+        _ => train::train(&net, &cfg, task.as_ref(), &obs)?,
+    };
     model_file::save_model(&out, &r.model)?;
     let last = r.last_eval();
     if a.json {
         let j = json!({
             "task": task.name(), "n": net.n, "seed": c.seed, "trials": r.trials,
+            "init": a.init,
             "eval_perf": last.map(|e| e.accuracy), "eval_loss": last.map(|e| e.loss),
             "success": r.success, "seconds": r.seconds, "out": out,
         });
@@ -163,7 +243,7 @@ fn print_search(path: &Path, r: &search::SearchResult, secs: f64) {
 fn search_one(path: &Path, a: &SearchArgs, obs: &progress::Cli) -> Result<serde_json::Value> {
     let mut model = load(path)?;
     let task = model_task(&model, &a.task, path)?;
-    let mut c = RunConfig::for_task(task.name())?;
+    let mut c = RunConfig::for_spec(&task.spec())?;
     c.seed = a.seed.unwrap_or(c.seed);
     a.search.apply(&mut c.search);
     a.spike.apply(&mut c.search);
@@ -285,7 +365,7 @@ fn cmd_eval(a: &EvalArgs, quiet: bool) -> Result<()> {
     let mut model = load(&a.model)?;
     let task = model_task(&model, &a.task, &a.model)?;
     let lambda = stored_lambda(&model, a.lambda, &a.model)?;
-    let mut c = RunConfig::for_task(task.name())?;
+    let mut c = RunConfig::for_spec(&task.spec())?;
     c.seed = a.seed.unwrap_or(c.seed);
     a.eval.apply(&mut c.eval);
     a.spike.apply(&mut c.search);
@@ -357,22 +437,29 @@ fn merge(j: &mut serde_json::Value, extra: serde_json::Value) {
 
 /// The configuration of `run`: the file (or `for_run` of the task), then the flags.
 fn run_config(a: &RunArgs) -> Result<RunConfig> {
-    let mut c = match &a.config {
-        Some(p) => {
+    let mut c = match (&a.config, &a.task_file) {
+        (Some(p), _) => {
             let c = RunConfig::load(p, a.task.as_deref())?;
-            if let Some(t) = &a.task {
-                if task_by_name(t)?.name() != c.task {
-                    bail!(
-                        "invalid task: --task {t} disagrees with task = \"{}\" in {}",
-                        c.task,
-                        p.display()
-                    );
-                }
+            let given = match (&a.task, &a.task_file) {
+                (Some(t), _) => Some(task_by_name(t)?.name().to_string()),
+                (None, Some(f)) => Some(TaskSpec::read_file(f)?.name().to_string()),
+                (None, None) => None,
+            };
+            if let Some(t) = given.filter(|t| *t != c.task) {
+                bail!(
+                    "invalid task: {t} (--task / --task-file) disagrees with task = \"{}\" in {}",
+                    c.task,
+                    p.display()
+                );
             }
             c
         }
-        None => RunConfig::for_run(a.task.as_deref().unwrap_or("go-nogo"))?,
+        (None, Some(f)) => RunConfig::for_run_spec(&TaskSpec::read_file(f)?)?,
+        (None, None) => RunConfig::for_run(a.task.as_deref().unwrap_or("go-nogo"))?,
     };
+    if a.delay_ms.is_some() {
+        c.delay_ms = a.delay_ms;
+    }
     let top = RunPatch {
         seed: a.seed,
         attempts: a.attempts,
@@ -419,7 +506,7 @@ fn cmd_plot(a: &PlotArgs) -> Result<()> {
     let model = model_file::model_from_mat(&file, &a.file)?;
     let task = model_task(&model, &a.task, &a.file)?;
     let lambda = stored_lambda(&model, a.lambda, &a.file)?;
-    let mut c = RunConfig::for_task(task.name())?;
+    let mut c = RunConfig::for_spec(&task.spec())?;
     c.seed = a.seed.unwrap_or(c.seed);
     let evals = model
         .training

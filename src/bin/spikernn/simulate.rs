@@ -31,7 +31,7 @@ pub fn cmd_simulate(a: &SimulateArgs, quiet: bool) -> Result<()> {
     let task = model_task(&model, &a.task, &a.model)?;
     let lambda = stored_lambda(&model, a.lambda, &a.model)?;
     let kind = trial_kind(task.as_ref(), &a.trial_type)?;
-    let mut c = RunConfig::for_task(task.name())?;
+    let mut c = RunConfig::for_spec(&task.spec())?;
     c.seed = a.seed.unwrap_or(c.seed);
     a.spike.apply(&mut c.search);
     let lesions = c.apply_lesions(&mut model)?;

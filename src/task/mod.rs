@@ -10,7 +10,8 @@
 //! MATLAB `lambda_grid_search.m` used 10 000 / 20 000 / 26 000; the spiking
 //! search offers a window override to reproduce it.)
 //!
-//! Add a task outside the crate by implementing [`Task`].
+//! Add a task outside the crate by implementing [`Task`], or without Rust
+//! by a task file ([`file`]).
 
 use ndarray::Array2;
 use rand::{Rng, RngCore};
@@ -18,6 +19,14 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+mod dms;
+pub mod file;
+mod spec;
+
+pub use dms::Dms;
+pub use file::FileTask;
+pub use spec::TaskSpec;
 
 /// One random trial of a task.
 #[derive(Debug, Clone)]
@@ -61,6 +70,15 @@ pub trait Task: Send + Sync {
     /// Minimum number of training trials before the stopping rule may fire.
     fn min_training_trials(&self) -> usize {
         0
+    }
+    /// How a model file and a run configuration record this task (and
+    /// re-create it with [`TaskSpec::build`]). Default: the built-in of
+    /// this name.
+    fn spec(&self) -> TaskSpec {
+        TaskSpec::Builtin {
+            name: self.name().to_string(),
+            delay_ms: None,
+        }
     }
     /// A random trial; each type is equally likely.
     fn sample(&self, rng: &mut dyn RngCore) -> Trial {
@@ -423,15 +441,36 @@ impl Task for Mante {
     }
 }
 
-/// The built-in task called `name` (`go-nogo`, `xor`, `mante`).
+/// The built-in task called `name` (`go-nogo`, `xor`, `mante`, `dms`)
+/// with its default parameters.
 pub fn task_by_name(name: &str) -> Result<Box<dyn Task>> {
-    match name.to_ascii_lowercase().replace('_', "-").as_str() {
-        "go-nogo" | "gonogo" => Ok(Box::new(GoNoGo::default())),
-        "xor" => Ok(Box::new(Xor::default())),
-        "mante" | "context" => Ok(Box::new(Mante::default())),
-        other => Err(Error::param(
-            "task",
-            format!("unknown task '{other}' (expected go-nogo, xor or mante)"),
+    builtin_task(name, None)
+}
+
+/// The built-in task called `name`; `delay_ms` sets the DMS delay (ms; an
+/// error naming `delay-ms` for another task), `None` keeps the default.
+pub fn builtin_task(name: &str, delay_ms: Option<f64>) -> Result<Box<dyn Task>> {
+    let task: Box<dyn Task> = match name.to_ascii_lowercase().replace('_', "-").as_str() {
+        "go-nogo" | "gonogo" => Box::new(GoNoGo::default()),
+        "xor" => Box::new(Xor::default()),
+        "mante" | "context" => Box::new(Mante::default()),
+        "dms" => {
+            return Ok(Box::new(Dms::new(
+                delay_ms.unwrap_or(Dms::DEFAULT_DELAY_MS),
+            )?))
+        }
+        other => {
+            return Err(Error::param(
+                "task",
+                format!("unknown task '{other}' (expected go-nogo, xor, mante or dms)"),
+            ))
+        }
+    };
+    match delay_ms {
+        None => Ok(task),
+        Some(_) => Err(Error::param(
+            "delay-ms",
+            format!("applies to dms only, not {}", task.name()),
         )),
     }
 }
@@ -440,10 +479,17 @@ pub fn task_by_name(name: &str) -> Result<Box<dyn Task>> {
 /// (only Go-NoGo has NoGo trials; another task with [`NoGoRule::Max`] is an
 /// error naming `nogo-rule`).
 pub fn task_with_nogo_rule(name: &str, rule: NoGoRule) -> Result<Box<dyn Task>> {
-    let task = task_by_name(name)?;
+    with_nogo_rule(task_by_name(name)?, rule)
+}
+
+/// `task` with NoGo trials scored by `rule`: only the built-in Go-NoGo has
+/// NoGo trials; [`NoGoRule::Max`] for another task is an error naming
+/// `nogo-rule`.
+pub fn with_nogo_rule(task: Box<dyn Task>, rule: NoGoRule) -> Result<Box<dyn Task>> {
+    let go_nogo = task.spec().is_builtin() && task.name() == "go-nogo";
     match rule {
         NoGoRule::Abs => Ok(task),
-        NoGoRule::Max if task.name() == "go-nogo" => Ok(Box::new(GoNoGo {
+        NoGoRule::Max if go_nogo => Ok(Box::new(GoNoGo {
             nogo_rule: rule,
             ..GoNoGo::default()
         })),
@@ -455,7 +501,7 @@ pub fn task_with_nogo_rule(name: &str, rule: NoGoRule) -> Result<Box<dyn Task>> 
 }
 
 /// Names of the built-in tasks.
-pub const TASK_NAMES: [&str; 3] = ["go-nogo", "xor", "mante"];
+pub const TASK_NAMES: [&str; 4] = ["go-nogo", "xor", "mante", "dms"];
 
 /// Repeat the last column of `u` `extra` times: the spiking network takes the
 /// rate stimulus with one extra column (n_in × (T+1)).
