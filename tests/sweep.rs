@@ -61,7 +61,13 @@ fn results(dir: &Path) -> Vec<serde_json::Value> {
             let p = dir.join("jobs").join(&j.id).join("result.json");
             let mut v: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-            for k in ["wall_seconds", "train_seconds", "search_seconds", "eval_seconds", "threads"] {
+            for k in [
+                "wall_seconds",
+                "train_seconds",
+                "search_seconds",
+                "eval_seconds",
+                "threads",
+            ] {
                 v.as_object_mut().unwrap().remove(k);
             }
             v
@@ -108,7 +114,9 @@ fn resume_skips_finished_jobs_and_redoes_stale_and_corrupt_ones() {
     assert!(!stale.exists());
     let warnings = w.0.lock().unwrap().join("\n");
     assert!(
-        warnings.contains("corrupt") && warnings.contains(&ids[2]) && warnings.contains("result.json"),
+        warnings.contains("corrupt")
+            && warnings.contains(&ids[2])
+            && warnings.contains("result.json"),
         "{warnings}"
     );
     // Redone jobs give the same numbers (one job at a time this time).
@@ -131,9 +139,14 @@ fn a_different_sweep_file_is_refused_without_force() {
     sweep::prepare(&a2, &dir, false).unwrap();
     let b = SweepSpec::load(&write(tmp.path(), "b.toml", &TINY.replace("1..2", "1..3"))).unwrap();
     let e = sweep::prepare(&b, &dir, false).unwrap_err().to_string();
-    assert!(e.contains("different sweep file") && e.contains("--force"), "{e}");
+    assert!(
+        e.contains("different sweep file") && e.contains("--force"),
+        "{e}"
+    );
     sweep::prepare(&b, &dir, true).unwrap();
-    assert!(std::fs::read_to_string(dir.join("sweep.toml")).unwrap().contains("1..3"));
+    assert!(std::fs::read_to_string(dir.join("sweep.toml"))
+        .unwrap()
+        .contains("1..3"));
     // A non-empty directory that is no sweep directory.
     let other = tmp.path().join("other");
     std::fs::create_dir_all(&other).unwrap();
@@ -153,7 +166,9 @@ fn tasks_run_their_share_and_match_the_local_runner() {
         let r = sweep::run_task(&tasks, i, 2, false, &Silent).unwrap();
         assert_eq!(r.len(), 2);
     }
-    let e = sweep::run_task(&tasks, 2, 2, false, &Silent).unwrap_err().to_string();
+    let e = sweep::run_task(&tasks, 2, 2, false, &Silent)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("index") && e.contains("0–1"), "{e}");
     assert_eq!(results(&local), results(&tasks));
     let c1 = sweep::collect(&local, &Silent).unwrap();
@@ -175,7 +190,9 @@ fn tasks_run_their_share_and_match_the_local_runner() {
             .collect()
     };
     assert_eq!(strip(&c1.csv), strip(&c2.csv));
-    assert!(local.join("figures/spiking_accuracy_vs_net.n_by_seed.png").exists());
+    assert!(local
+        .join("figures/spiking_accuracy_vs_net.n_by_seed.png")
+        .exists());
     let md = std::fs::read_to_string(&c1.report).unwrap();
     assert!(md.contains("4 jobs: 4 ok"), "{md}");
 }
