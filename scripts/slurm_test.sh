@@ -6,7 +6,7 @@
 # runs a tiny sweep (Go-NoGo, N 20 and 40 × seeds 1–2, small search) once
 # with the local runner and once as a SLURM job array with a chained collect
 # job, and checks that both results.csv agree (every column but the wall
-# time and the thread count). Exits non-zero on any difference.
+# and CPU times and the thread count). Exits non-zero on any difference.
 #
 #   sudo bash scripts/slurm_test.sh            # from the repository root
 #
@@ -165,7 +165,7 @@ def rows(p):
     with open(p) as f:
         r = list(csv.DictReader(f))
     for x in r:
-        x.pop("wall_seconds"); x.pop("threads")
+        x.pop("wall_seconds"); x.pop("cpu_seconds"); x.pop("threads")
     return r
 a, b = rows(sys.argv[1]), rows(sys.argv[2])
 print(f"local: {len(a)} jobs, SLURM: {len(b)} jobs")
@@ -179,6 +179,6 @@ if a != b:
     sys.exit("SLURM results differ from the local runner's")
 if any(x["status"] != "ok" for x in a):
     sys.exit("a job failed")
-print("SLURM results equal the local runner's (every column but wall_seconds, threads)")
+print("SLURM results equal the local runner's (every column but wall_seconds, cpu_seconds, threads)")
 PY
 say "slurm test passed (work files in $work)"

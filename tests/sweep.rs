@@ -63,6 +63,7 @@ fn results(dir: &Path) -> Vec<serde_json::Value> {
                 serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
             for k in [
                 "wall_seconds",
+                "cpu_seconds",
                 "train_seconds",
                 "search_seconds",
                 "eval_seconds",
@@ -106,12 +107,15 @@ fn resume_skips_finished_jobs_and_redoes_stale_and_corrupt_ones() {
     let stale = jobs.join(format!(".{}.tmp-{}-999999999", ids[1], sweep::job::host()));
     std::fs::create_dir_all(&stale).unwrap();
     std::fs::write(stale.join("model.mat"), b"half").unwrap();
+    // Left by a dead process for a job of another sweep file.
+    let orphan = jobs.join(format!(".gone-0123.tmp-{}-999999998", sweep::job::host()));
+    std::fs::create_dir_all(&orphan).unwrap();
     // A corrupt result.
     std::fs::write(jobs.join(&ids[2]).join("result.json"), b"{ not json").unwrap();
     let w = Warnings::default();
     let s = run(&spec, &dir, 1, &w);
     assert_eq!((s.ran, s.skipped), (2, 2));
-    assert!(!stale.exists());
+    assert!(!stale.exists() && !orphan.exists());
     let warnings = w.0.lock().unwrap().join("\n");
     assert!(
         warnings.contains("corrupt")
@@ -177,7 +181,8 @@ fn tasks_run_their_share_and_match_the_local_runner() {
     let strip = |p: &Path| -> Vec<String> {
         let text = std::fs::read_to_string(p).unwrap();
         let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-        let skip = ["wall_seconds", "threads"].map(|k| head.iter().position(|h| *h == k).unwrap());
+        let skip = ["wall_seconds", "cpu_seconds", "threads"]
+            .map(|k| head.iter().position(|h| *h == k).unwrap());
         text.lines()
             .map(|l| {
                 l.split(',')

@@ -2077,8 +2077,9 @@ pub struct CurveSeries {
     pub points: Vec<CurvePoint>,
 }
 
-/// A sweep's metric against an axis: left, mean ± sd per point (one line
-/// per series); right, the fraction of values ≥ `target` (%). A
+/// A sweep's metric against an axis: mean ± sd per point (one line per
+/// series) and, with a `target`, beside it the fraction of values ≥
+/// `target` (%). A
 /// non-numeric axis is drawn at positions 0, 1, … with its values as tick
 /// labels. Writes `<stem>.png` and `<stem>.svg`.
 pub fn sweep_curve(
@@ -2087,7 +2088,7 @@ pub fn sweep_curve(
     x_label: &str,
     y_label: &str,
     series: &[CurveSeries],
-    target: f64,
+    target: Option<f64>,
 ) -> Result<()> {
     let mut series = series.to_vec();
     let numeric = series
@@ -2109,7 +2110,7 @@ pub fn sweep_curve(
         target,
         numeric,
     };
-    render(stem, (1200, 500), &fig)
+    render(stem, (if target.is_some() { 1200 } else { 800 }, 500), &fig)
 }
 
 struct SweepFigure<'a> {
@@ -2117,7 +2118,7 @@ struct SweepFigure<'a> {
     x_label: &'a str,
     y_label: &'a str,
     series: &'a [CurveSeries],
-    target: f64,
+    target: Option<f64>,
     numeric: bool,
 }
 
@@ -2133,7 +2134,8 @@ const SERIES_COLORS: [RGBColor; 6] = [
 impl Figure for SweepFigure<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
         let body = title_and_legend(root, self.title, &[])?;
-        let (left, right) = body.split_horizontally(body.dim_in_pixel().0 as i32 * 55 / 100);
+        let split = if self.target.is_some() { 55 } else { 100 };
+        let (left, right) = body.split_horizontally(body.dim_in_pixel().0 as i32 * split / 100);
         let pts = || self.series.iter().flat_map(|s| &s.points);
         let x = padded(finite_bounds(pts().map(|p| p.x)), 0.06, 0.0..1.0);
         let ys = pts()
@@ -2171,7 +2173,10 @@ impl Figure for SweepFigure<'_> {
             .msg()?;
         }
         draw_series_legend(&mut c, SeriesLabelPosition::LowerRight)?;
-        let flab = format!("fraction ≥ {} (%)", fmt_num(self.target));
+        let Some(target) = self.target else {
+            return Ok(Vec::new());
+        };
+        let flab = format!("fraction ≥ {} (%)", fmt_num(target));
         let mut c = self.chart(&right, x, 0.0..105.0, &flab, &labels)?;
         for (k, s) in self.series.iter().enumerate() {
             let col = SERIES_COLORS[k % SERIES_COLORS.len()];

@@ -15,7 +15,7 @@ use super::local::load_dir;
 use super::spec::{Job, PlotSpec, SweepSpec};
 
 /// The metric columns of results.csv, in order.
-pub const METRICS: [&str; 14] = [
+pub const METRICS: [&str; 15] = [
     "train_trials",
     "train_success",
     "rate_accuracy",
@@ -29,7 +29,18 @@ pub const METRICS: [&str; 14] = [
     "networks",
     "seed_used",
     "wall_seconds",
+    "cpu_seconds",
     "threads",
+];
+
+/// Metrics that are fractions: their plots also show the fraction of jobs
+/// at or above the target.
+const FRACTIONS: [&str; 5] = [
+    "spiking_accuracy",
+    "rate_accuracy",
+    "search_accuracy",
+    "spiking_ci_low",
+    "spiking_ci_high",
 ];
 
 /// One row: a job and its result, if finished.
@@ -67,6 +78,7 @@ impl Row {
             "networks" => Some(r.networks as f64),
             "seed_used" => r.seed_used.map(|s| s as f64),
             "wall_seconds" => Some(r.wall_seconds),
+            "cpu_seconds" => r.cpu_seconds,
             "threads" => Some(r.threads as f64),
             _ => None,
         }
@@ -129,7 +141,10 @@ pub fn collect(dir: &Path, obs: &dyn Observer) -> Result<Collected> {
     let mut sections = String::new();
     let target = rows.first().map_or(0.95, |r| r.job.cfg.target());
     for p in &spec.plots {
-        let groups = aggregate(&rows, p, p.target.unwrap_or(target));
+        let fraction = p
+            .target
+            .or((FRACTIONS.contains(&p.y.as_str())).then_some(target));
+        let groups = aggregate(&rows, p, fraction.unwrap_or(f64::INFINITY));
         let stem = p.stem();
         sweep_curve(
             &dir.join("figures").join(&stem),
@@ -137,9 +152,9 @@ pub fn collect(dir: &Path, obs: &dyn Observer) -> Result<Collected> {
             &p.x,
             &p.y,
             &groups,
-            p.target.unwrap_or(target),
+            fraction,
         )?;
-        sections.push_str(&plot_section(p, &stem, &groups, p.target.unwrap_or(target)));
+        sections.push_str(&plot_section(p, &stem, &groups, fraction));
         figures.push(stem);
     }
     let count = |s: &str| rows.iter().filter(|r| r.status() == s).count();
@@ -236,16 +251,18 @@ pub fn aggregate(rows: &[Row], p: &PlotSpec, target: f64) -> Vec<CurveSeries> {
     out
 }
 
-fn plot_section(p: &PlotSpec, stem: &str, groups: &[CurveSeries], target: f64) -> String {
+fn plot_section(p: &PlotSpec, stem: &str, groups: &[CurveSeries], target: Option<f64>) -> String {
     let mut s = format!("## {} vs {}\n\n![{stem}](figures/{stem}.png)\n\n", p.y, p.x);
     if p.trained_only {
         s.push_str("Only networks that met the rate stopping rule.\n\n");
     }
     let by = p.by.as_deref().unwrap_or("");
+    let head = target.map_or("".into(), |t| format!(" ≥ {t} |"));
     let _ = writeln!(
         s,
-        "| {by} | {} | n | mean ± sd | ≥ {target} |\n|---|---|---|---|---|",
-        p.x
+        "| {by} | {} | n | mean ± sd |{head}\n|---|---|---|---|{}",
+        p.x,
+        if target.is_some() { "---|" } else { "" }
     );
     for g in groups {
         let gl = g.label.split(" = ").nth(1).unwrap_or("");
@@ -255,11 +272,8 @@ fn plot_section(p: &PlotSpec, stem: &str, groups: &[CurveSeries], target: f64) -
             } else {
                 format!("{:.3} ± {:.3}", q.mean, q.sd)
             };
-            let _ = writeln!(
-                s,
-                "| {gl} | {} | {} | {stat} | {}/{} |",
-                q.label, q.n, q.n_ok, q.n
-            );
+            let ok = target.map_or("".into(), |_| format!(" {}/{} |", q.n_ok, q.n));
+            let _ = writeln!(s, "| {gl} | {} | {} | {stat} |{ok}", q.label, q.n);
         }
     }
     s.push('\n');
@@ -287,10 +301,10 @@ fn report_md(spec: &SweepSpec, rows: &[Row], counts: (usize, usize, usize), plot
     for a in &spec.axes {
         let _ = writeln!(
             s,
-            "## Job wall time by {}\n\n| {} | jobs | mean s | sd s |\n|---|---|---|---|",
+            "## Job time by {}\n\n| {} | jobs | wall s (mean ± sd) | CPU s (mean ± sd) |\n|---|---|---|---|",
             a.key, a.key
         );
-        let mut by: BTreeMap<usize, (String, Vec<f64>)> = BTreeMap::new();
+        let mut by: BTreeMap<usize, (String, Vec<f64>, Vec<f64>)> = BTreeMap::new();
         for r in rows {
             let v = r.axis(&a.key);
             let i = a
@@ -298,14 +312,18 @@ fn report_md(spec: &SweepSpec, rows: &[Row], counts: (usize, usize, usize), plot
                 .iter()
                 .position(|x| value_text(x) == v)
                 .unwrap_or(0);
-            let e = by.entry(i).or_insert((v, Vec::new()));
-            if let Some(w) = r.metric("wall_seconds") {
-                e.1.push(w);
-            }
+            let e = by.entry(i).or_insert((v, Vec::new(), Vec::new()));
+            e.1.extend(r.metric("wall_seconds"));
+            e.2.extend(r.metric("cpu_seconds"));
         }
-        for (v, w) in by.values() {
-            let (m, sd) = mean_sd(w);
-            let _ = writeln!(s, "| {v} | {} | {m:.1} | {sd:.1} |", w.len());
+        for (v, w, c) in by.values() {
+            let ((m, sd), (cm, csd)) = (mean_sd(w), mean_sd(c));
+            let cpu = if c.is_empty() {
+                "–".to_string()
+            } else {
+                format!("{cm:.1} ± {csd:.1}")
+            };
+            let _ = writeln!(s, "| {v} | {} | {m:.1} ± {sd:.1} | {cpu} |", w.len());
         }
         s.push('\n');
     }

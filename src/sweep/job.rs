@@ -65,6 +65,11 @@ pub struct JobResult {
     pub eval_seconds: f64,
     /// The whole job (s).
     pub wall_seconds: f64,
+    /// CPU time of the job's thread (s), when it ran on one thread (Linux;
+    /// `/proc/thread-self/stat`): the job's cost on a quiet machine, even
+    /// when the machine was shared.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
     /// Rayon threads the job ran on.
     pub threads: usize,
 }
@@ -91,6 +96,7 @@ impl JobResult {
             search_seconds: 0.0,
             eval_seconds: 0.0,
             wall_seconds: 0.0,
+            cpu_seconds: None,
             threads,
         }
     }
@@ -198,6 +204,33 @@ pub fn clear_stale(jobs: &JobsDir, id: &str, all_hosts: bool) -> Result<bool> {
     Ok(busy)
 }
 
+/// Remove every temporary job directory in `jobs` that a dead process on
+/// this machine left (also of jobs no longer in the sweep, e.g. after
+/// `--force` with another sweep file).
+pub fn clear_dead_here(jobs: &JobsDir) -> Result<()> {
+    let Ok(rd) = std::fs::read_dir(&jobs.0) else {
+        return Ok(());
+    };
+    let suffix = format!("-{}-", host());
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some((_, owner)) = name.rsplit_once(".tmp") else {
+            continue;
+        };
+        let Some(pid) = owner
+            .strip_prefix(&suffix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !name.starts_with('.') || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        std::fs::remove_dir_all(e.path()).map_err(|err| Error::io(e.path(), err))?;
+    }
+    Ok(())
+}
+
 /// Forwards warnings (prefixed with the job id) and cancellation; drops
 /// progress, which would interleave between parallel jobs.
 struct JobObserver<'a> {
@@ -239,6 +272,7 @@ pub fn run_job(
     }
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let t0 = Instant::now();
+    let cpu0 = thread_cpu_seconds();
     let o = JobObserver {
         id: &job.id,
         inner: obs,
@@ -254,6 +288,9 @@ pub fn run_job(
         obs.event(&Event::Warning(format!("job {} failed: {e}", job.id)));
     }
     r.wall_seconds = t0.elapsed().as_secs_f64();
+    if threads == 1 && rayon::current_num_threads() == 1 {
+        r.cpu_seconds = cpu0.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
+    }
     let text = serde_json::to_string_pretty(&r).expect("plain data serialises");
     write_atomic(&tmp.join("result.json"), text.as_bytes())?;
     std::fs::File::open(&tmp)
@@ -265,6 +302,17 @@ pub fn run_job(
     }
     std::fs::rename(&tmp, &done).map_err(|e| Error::io(&done, e))?;
     Ok(r)
+}
+
+/// User + system CPU time of the calling thread (s), from
+/// `/proc/thread-self/stat` (clock ticks of 1/100 s); `None` elsewhere.
+fn thread_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) in parentheses.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// The job's steps, filling `r`.

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::io::write_atomic;
 use crate::observe::{Event, Observer};
 
-use super::job::{clear_stale, job_state, run_job, JobResult, JobState, JobsDir};
+use super::job::{clear_dead_here, clear_stale, job_state, run_job, JobResult, JobState, JobsDir};
 use super::spec::{Job, SweepSpec};
 
 /// `DIR/sweep.toml`: the sweep file a directory was made from.
@@ -129,6 +129,7 @@ pub fn pending(
     retry_failed: bool,
     obs: &dyn Observer,
 ) -> Result<(Vec<Job>, usize, usize)> {
+    clear_dead_here(jobs)?;
     let (mut todo, mut done, mut failed) = (Vec::new(), 0, 0);
     for j in all {
         if clear_stale(jobs, &j.id, false)? {
@@ -290,8 +291,9 @@ fn worker(
 /// `(index+1)·per_task − 1` of the expansion) of the sweep in `dir`, one
 /// after the other on the current rayon pool: what one SLURM array task
 /// (or a PBS/LSF array element, or one GNU parallel slot) does. Finished
-/// jobs are skipped; stale temporary directories of these jobs (any host)
-/// are removed first. Returns the jobs' results.
+/// jobs are skipped; temporary directories of these jobs left by other
+/// hosts or by dead processes here are removed first (a job that a live
+/// process on this machine is running is skipped). Returns the results.
 pub fn run_task(
     dir: &Path,
     index: usize,
@@ -317,7 +319,13 @@ pub fn run_task(
     let threads = rayon::current_num_threads();
     let mut out = Vec::new();
     for job in all.iter().skip(index * per_task).take(per_task) {
-        clear_stale(&jobs, &job.id, true)?;
+        if clear_stale(&jobs, &job.id, true)? {
+            obs.event(&Event::Warning(format!(
+                "job {} is being run by another process on this machine; skipped",
+                job.id
+            )));
+            continue;
+        }
         match job_state(&jobs, job, obs)? {
             JobState::Done(r) if r.ok() || !retry_failed => {
                 obs.event(&Event::Info(format!("job {} already finished", job.id)));
