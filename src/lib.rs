@@ -33,6 +33,7 @@ pub mod rate;
 pub mod report;
 pub mod rng;
 pub mod spiking;
+pub mod sweep;
 pub mod task;
 pub mod units;
 

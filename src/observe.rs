@@ -94,6 +94,19 @@ pub enum Event {
         /// Trials scored at this λ so far.
         trials: usize,
     },
+    /// Progress of a sweep's jobs.
+    Jobs {
+        /// Jobs finished so far (ok or failed), earlier runs included.
+        done: usize,
+        /// Of those, failed.
+        failed: usize,
+        /// Jobs running now.
+        running: usize,
+        /// All jobs of this run.
+        total: usize,
+        /// Estimated seconds until all are done, once one job finished.
+        eta_seconds: Option<f64>,
+    },
     /// A line of information (a pipeline step, a result).
     Info(String),
     /// Something the user should know (a clipped weight, a missed target).
@@ -125,9 +138,38 @@ impl fmt::Display for Event {
                 f,
                 "lambda {lambda:>6.2}: accuracy {accuracy:.3} ({trials} trials)"
             ),
+            Event::Jobs {
+                done,
+                failed,
+                running,
+                total,
+                eta_seconds,
+            } => {
+                write!(
+                    f,
+                    "jobs: {done}/{total} done, {failed} failed, {running} running"
+                )?;
+                match eta_seconds {
+                    Some(s) => write!(f, ", ETA {}", hms(*s)),
+                    None => Ok(()),
+                }
+            }
             Event::Info(s) => write!(f, "{s}"),
             Event::Warning(s) => write!(f, "warning: {s}"),
         }
+    }
+}
+
+/// Seconds as `1h02m03s`, `2m03s` or `3s`.
+pub fn hms(s: f64) -> String {
+    let t = s.max(0.0).round() as u64;
+    let (h, m, sec) = (t / 3600, t / 60 % 60, t % 60);
+    if h > 0 {
+        format!("{h}h{m:02}m{sec:02}s")
+    } else if m > 0 {
+        format!("{m}m{sec:02}s")
+    } else {
+        format!("{sec}s")
     }
 }
 

@@ -185,6 +185,11 @@ fn event_to_py<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> 
             d.set_item("trials", trials)?;
             "lambda"
         }
+        Event::Jobs { done, total, .. } => {
+            d.set_item("done", done)?;
+            d.set_item("total", total)?;
+            "jobs"
+        }
         Event::Info(_) => "info",
         Event::Warning(_) => "warning",
     };

@@ -469,10 +469,15 @@ impl RunConfig {
     /// Conversion options of the spiking network.
     pub fn conversion(&self) -> Result<ConversionOptions> {
         let s = &self.search;
+        let mut neuron = LifParams::for_model(s.neuron);
+        if let Some(t) = s.refractory_ms {
+            neuron.t_ref_ms = t;
+            neuron.validate()?;
+        }
         Ok(ConversionOptions {
             use_initial_weights: s.initial_weights,
             keep_negative_weights: s.keep_negative_weights,
-            neuron: LifParams::for_model(s.neuron),
+            neuron,
             tr_ms: s.tr_ms,
             output_bias: s.output_bias,
         })

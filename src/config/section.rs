@@ -298,6 +298,11 @@ section! {
             /// tutorial) instead of applying relu.
             #[arg(num_args = 0, default_missing_value = "true")]
             keep_negative_weights: bool = ConversionOptions::default().keep_negative_weights,
+            /// Absolute refractory period of the spiking neurons in ms
+            /// (default: the neuron model's, 2 ms; the paper's Fig. 6A
+            /// sweeps 0–50 ms).
+            #[arg(allow_negative_numbers = true)]
+            refractory_ms: f64,
             /// Synaptic rise time in ms; 0 selects the single-exponential synapse.
             #[arg(allow_negative_numbers = true)]
             tr_ms: f64 = ConversionOptions::default().tr_ms,

@@ -16,7 +16,7 @@ use super::metrics::{AttemptMetrics, AttemptSearchMetrics};
 use super::{step, RunPaths};
 
 /// Stream tag of the rate evaluation trials.
-const TAG_RATE_EVAL: u64 = 0x0052_4556;
+pub const TAG_RATE_EVAL: u64 = 0x0052_4556;
 
 /// Seed of attempt `k` (0-based) of a run with seed `seed`: `seed + k`, so
 /// attempt k is reproduced by `spikernn train/search/eval --seed seed+k`.

@@ -2025,3 +2025,220 @@ mod tests {
         assert_eq!(fmt_num(0.25), "0.25");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Sweep curves
+// ---------------------------------------------------------------------------
+
+/// One x value of a [`CurveSeries`]: a metric over the jobs at that point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurvePoint {
+    /// The axis value as text (drawn as a tick label when not numeric).
+    pub label: String,
+    /// Horizontal position: the value, or its index for a non-numeric axis.
+    pub x: f64,
+    /// Number of values.
+    pub n: usize,
+    /// Their mean (NaN without values).
+    pub mean: f64,
+    /// Their sample standard deviation.
+    pub sd: f64,
+    /// How many are ≥ the target.
+    pub n_ok: usize,
+}
+
+impl CurvePoint {
+    /// The statistics of `vals` at axis value `label` (position `index`).
+    pub fn of(label: String, index: usize, vals: &[f64], target: f64) -> Self {
+        let n = vals.len();
+        let mean = vals.iter().sum::<f64>() / n as f64;
+        let sd = if n > 1 {
+            (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        CurvePoint {
+            x: label.parse().unwrap_or(index as f64),
+            label,
+            n,
+            mean,
+            sd,
+            n_ok: vals.iter().filter(|&&v| v >= target - 1e-12).count(),
+        }
+    }
+}
+
+/// One line of [`sweep_curve`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurveSeries {
+    /// Legend text, e.g. `search.tr_ms = 0`.
+    pub label: String,
+    /// Its points, in axis order.
+    pub points: Vec<CurvePoint>,
+}
+
+/// A sweep's metric against an axis: mean ± sd per point (one line per
+/// series) and, with a `target`, beside it the fraction of values ≥
+/// `target` (%). A
+/// non-numeric axis is drawn at positions 0, 1, … with its values as tick
+/// labels. Writes `<stem>.png` and `<stem>.svg`.
+pub fn sweep_curve(
+    stem: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[CurveSeries],
+    target: Option<f64>,
+) -> Result<()> {
+    let mut series = series.to_vec();
+    let numeric = series
+        .iter()
+        .flat_map(|s| &s.points)
+        .all(|p| p.label.parse::<f64>().is_ok());
+    if !numeric {
+        for s in &mut series {
+            for (i, p) in s.points.iter_mut().enumerate() {
+                p.x = i as f64;
+            }
+        }
+    }
+    let fig = SweepFigure {
+        title,
+        x_label,
+        y_label,
+        series: &series,
+        target,
+        numeric,
+    };
+    render(stem, (if target.is_some() { 1200 } else { 800 }, 500), &fig)
+}
+
+struct SweepFigure<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+    series: &'a [CurveSeries],
+    target: Option<f64>,
+    numeric: bool,
+}
+
+const SERIES_COLORS: [RGBColor; 6] = [
+    MAIN_COLOR,
+    SECONDARY_COLOR,
+    GREEN_COLOR,
+    EXC_COLOR,
+    RGBColor(148, 103, 189),
+    GRAY_COLOR,
+];
+
+impl Figure for SweepFigure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<Vec<Marks>> {
+        let body = title_and_legend(root, self.title, &[])?;
+        let split = if self.target.is_some() { 55 } else { 100 };
+        let (left, right) = body.split_horizontally(body.dim_in_pixel().0 as i32 * split / 100);
+        let pts = || self.series.iter().flat_map(|s| &s.points);
+        let x = padded(finite_bounds(pts().map(|p| p.x)), 0.06, 0.0..1.0);
+        let ys = pts()
+            .filter(|p| p.mean.is_finite())
+            .flat_map(|p| [p.mean - p.sd, p.mean + p.sd]);
+        let y = padded(finite_bounds(ys), 0.08, 0.0..1.0);
+        let labels: Vec<String> = self
+            .series
+            .first()
+            .map(|s| s.points.iter().map(|p| p.label.clone()).collect())
+            .unwrap_or_default();
+        let ylab = format!("{} (mean ± sd)", self.y_label);
+        let mut c = self.chart(&left, x.clone(), y, &ylab, &labels)?;
+        for (k, s) in self.series.iter().enumerate() {
+            let col = SERIES_COLORS[k % SERIES_COLORS.len()];
+            let ok: Vec<&CurvePoint> = s.points.iter().filter(|p| p.mean.is_finite()).collect();
+            for p in &ok {
+                c.draw_series(std::iter::once(PathElement::new(
+                    vec![(p.x, p.mean - p.sd), (p.x, p.mean + p.sd)],
+                    col.stroke_width(1),
+                )))
+                .msg()?;
+            }
+            c.draw_series(LineSeries::new(
+                ok.iter().map(|p| (p.x, p.mean)),
+                col.stroke_width(2),
+            ))
+            .msg()?
+            .label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+            c.draw_series(
+                ok.iter()
+                    .map(|p| Circle::new((p.x, p.mean), 4, col.filled())),
+            )
+            .msg()?;
+        }
+        draw_series_legend(&mut c, SeriesLabelPosition::LowerRight)?;
+        let Some(target) = self.target else {
+            return Ok(Vec::new());
+        };
+        let flab = format!("fraction ≥ {} (%)", fmt_num(target));
+        let mut c = self.chart(&right, x, 0.0..105.0, &flab, &labels)?;
+        for (k, s) in self.series.iter().enumerate() {
+            let col = SERIES_COLORS[k % SERIES_COLORS.len()];
+            let f: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .filter(|p| p.n > 0)
+                .map(|p| (p.x, 100.0 * p.n_ok as f64 / p.n as f64))
+                .collect();
+            c.draw_series(LineSeries::new(f.iter().copied(), col.stroke_width(2)))
+                .msg()?;
+            c.draw_series(f.iter().map(|&q| Circle::new(q, 4, col.filled())))
+                .msg()?;
+        }
+        Ok(Vec::new())
+    }
+}
+
+impl SweepFigure<'_> {
+    fn chart<'a, DB: DrawingBackend>(
+        &self,
+        area: &'a DrawingArea<DB, Shift>,
+        x: Range<f64>,
+        y: Range<f64>,
+        y_desc: &str,
+        labels: &[String],
+    ) -> DrawResult<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
+        let mut chart = ChartBuilder::on(area)
+            .margin(8)
+            .margin_right(18)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d(x, y)
+            .msg()?;
+        let numeric = self.numeric;
+        let fx = move |v: &f64| {
+            if numeric {
+                fmt_num(*v)
+            } else {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            }
+        };
+        let n_labels = if numeric { 10 } else { labels.len().max(1) };
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label)
+            .y_desc(y_desc)
+            .x_labels(n_labels)
+            .y_labels(7)
+            .x_label_formatter(&fx)
+            .y_label_formatter(&|v| fmt_num(*v))
+            .axis_desc_style(text_style(AXIS_DESC_SIZE))
+            .label_style(text_style(TICK_SIZE))
+            .light_line_style(BLACK.mix(0.04))
+            .bold_line_style(BLACK.mix(0.12))
+            .draw()
+            .msg()?;
+        Ok(chart)
+    }
+}

@@ -44,6 +44,13 @@ pub enum Cmd {
     Run(Box<RunArgs>),
     /// Make the figures from an existing model .mat or `simulate` output.
     Plot(PlotArgs),
+    /// Run a sweep file's jobs (many networks over a grid of settings) here
+    /// or through SLURM; `sweep collect DIR` tabulates and plots them
+    /// (docs/sweeps.md).
+    Sweep(Box<SweepArgs>),
+    /// Run the jobs of one task of a prepared sweep directory (what each
+    /// SLURM array task runs; PBS, LSF or GNU parallel can drive it too).
+    SweepTask(SweepTaskArgs),
     /// Print the default `run` configuration of a task as TOML (for `run --config`).
     Config(ConfigArgs),
     /// The tasks: trial types, timings (ms) and the scoring under each preset.
@@ -258,4 +265,83 @@ pub struct ConfigArgs {
     /// Task: go-nogo, xor, mante or dms.
     #[arg(long, default_value = "go-nogo")]
     pub task: String,
+}
+
+#[derive(Args, Clone)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SweepArgs {
+    #[command(subcommand)]
+    pub cmd: Option<SweepCmd>,
+    /// The sweep file (TOML): a run configuration plus [axes], [sweep], [[plot]].
+    #[arg(required = true)]
+    pub file: Option<PathBuf>,
+    /// Sweep directory: sweep.toml (a copy of FILE), jobs/<id>/ (model.mat,
+    /// result.json); created if missing.
+    #[arg(long, required = true)]
+    pub out: Option<PathBuf>,
+    /// List the jobs (index, id, axis values) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Use a directory made by a different sweep file (finished jobs whose
+    /// ids are still in this sweep are kept).
+    #[arg(long)]
+    pub force: bool,
+    /// Jobs at once [default: available cores / threads per job].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Rayon threads per job [default: the file's [sweep] threads, else 1].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run jobs that failed before again.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Do not run here: write DIR/sweep.sbatch (a SLURM job array),
+    /// DIR/collect.sbatch and DIR/submit.sh.
+    #[arg(long)]
+    pub slurm: bool,
+    /// With --slurm: submit with sbatch (the collect job after the array, afterok).
+    #[arg(long, requires = "slurm")]
+    pub submit: bool,
+    /// With --slurm: at most K array tasks at once.
+    #[arg(long, requires = "slurm", value_name = "K")]
+    pub array_limit: Option<usize>,
+    /// With --slurm: jobs per array task.
+    #[arg(long, requires = "slurm", value_name = "J", default_value_t = 1)]
+    pub jobs_per_task: usize,
+    /// With --slurm: time limit per task.
+    #[arg(long, requires = "slurm", value_name = "T", default_value = "02:00:00")]
+    pub time: String,
+    /// With --slurm: CPUs per task (= rayon threads per job).
+    #[arg(long, requires = "slurm", value_name = "C", default_value_t = 1)]
+    pub cpus: usize,
+    /// With --slurm: partition.
+    #[arg(long, requires = "slurm", value_name = "P")]
+    pub partition: Option<String>,
+}
+
+#[derive(Subcommand, Clone)]
+pub enum SweepCmd {
+    /// Write DIR/results.csv, the sweep file's figures (DIR/figures/) and DIR/report.md.
+    Collect {
+        /// The sweep directory.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct SweepTaskArgs {
+    /// The sweep directory (prepared by `spikernn sweep FILE --out DIR --slurm`).
+    pub dir: PathBuf,
+    /// Task index (0-based): runs jobs INDEX·J … INDEX·J + J − 1.
+    #[arg(long)]
+    pub index: usize,
+    /// Jobs per task J.
+    #[arg(long, default_value_t = 1)]
+    pub jobs_per_task: usize,
+    /// Rayon threads [default: RAYON_NUM_THREADS, else all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run jobs that failed before again.
+    #[arg(long)]
+    pub retry_failed: bool,
 }

@@ -9,6 +9,7 @@ mod args;
 mod help;
 mod progress;
 mod simulate;
+mod sweep;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::error::ErrorKind;
@@ -589,6 +590,8 @@ fn main() {
         Cmd::Simulate(a) => simulate::cmd_simulate(a, q),
         Cmd::Run(a) => cmd_run(a, q),
         Cmd::Plot(a) => cmd_plot(a),
+        Cmd::Sweep(a) => sweep::cmd_sweep(a, q),
+        Cmd::SweepTask(a) => sweep::cmd_sweep_task(a, q),
         Cmd::Config(a) => cmd_config(&a.task),
         Cmd::Tasks => cmd_tasks(),
         Cmd::Completions { shell } => {

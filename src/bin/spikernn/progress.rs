@@ -59,6 +59,19 @@ impl Cli {
         }
     }
 
+    /// The sweep's one progress line: redrawn in place on a terminal, a
+    /// plain line in a log.
+    fn jobs_line(&self, text: String) {
+        if self.quiet {
+            return;
+        }
+        if self.plain {
+            eprintln!("{text}");
+        } else {
+            eprint!("\r\x1b[2K{text}");
+        }
+    }
+
     fn begin(&self, stage: Stage, total: u64) {
         if self.quiet || self.plain {
             return;
@@ -107,6 +120,7 @@ impl Observer for Cli {
                     self.with_bar(|b| b.set_message(msg));
                 }
             }
+            Event::Jobs { .. } => self.jobs_line(e.to_string()),
             Event::Lambda { .. } | Event::Info(_) => self.line(e.to_string()),
             Event::Warning(_) => match self.bar.lock().unwrap().as_ref() {
                 Some(b) if !self.plain => b.println(e.to_string()),

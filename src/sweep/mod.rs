@@ -1,0 +1,20 @@
+//! Sweeps: many networks over a grid of configurations, on this machine or
+//! through a cluster's scheduler (docs/sweeps.md).
+//!
+//! - [`spec`] — the sweep file: base configuration, axes, expansion, ids;
+//! - [`job`] — one job, written atomically into `DIR/jobs/<id>/`;
+//! - [`local`] — the sweep directory and the local runner (resumable);
+//! - [`slurm`] — the SLURM job array and its collect job;
+//! - [`collect`] — results.csv, figures and report.md.
+
+pub mod collect;
+pub mod job;
+pub mod local;
+pub mod slurm;
+pub mod spec;
+
+pub use collect::collect;
+pub use job::{run_job, JobResult};
+pub use local::{prepare, run_local, run_task, LocalOptions, LocalSummary};
+pub use slurm::{submit, write_scripts, SlurmOptions};
+pub use spec::{Job, SweepSpec};
