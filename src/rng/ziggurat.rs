@@ -4,6 +4,8 @@
 
 use rand::{Rng, RngCore};
 
+use super::Lanes;
+
 /// Fill `buf` with independent N(0, sd²) draws (two per 64-bit word, see
 /// [`Ziggurat`]).
 pub fn fill_normal<R: RngCore + ?Sized>(rng: &mut R, buf: &mut [f64], sd: f64) {
@@ -32,6 +34,54 @@ pub fn fill_normal_with<R: RngCore + ?Sized>(
         pair[0] = z.sample_bits(w as u32, rng) * sd;
         if pair.len() == 2 {
             pair[1] = z.sample_bits((w >> 32) as u32, rng) * sd;
+        }
+    }
+}
+
+/// [`fill_normal_with`] for the `B` streams of `lanes` at once: draw `i` of
+/// lane `b` goes to `out[i·B + b]` (i < `n`, `out.len() ≥ n·B`), and each lane
+/// receives exactly the draws, in the same order and from the same random
+/// words, that [`fill_normal_with`] gives its stream alone: first the
+/// `⌈n/2⌉` words of every lane (one vector update of all lanes per word),
+/// then the normals, the rare slow-path draws taken from the lane of their
+/// trial in the same order as the single path. `words` is scratch.
+#[inline(always)]
+pub fn fill_normal_lanes<const B: usize>(
+    lanes: &mut Lanes<B>,
+    out: &mut [f64],
+    n: usize,
+    sd: f64,
+    words: &mut Vec<[u64; B]>,
+) {
+    let z = Ziggurat::get();
+    let nw = n.div_ceil(2);
+    words.clear();
+    words.extend((0..nw).map(|_| lanes.next()));
+    let out = &mut out[..n * B];
+    for (w, wb) in words.iter().enumerate() {
+        for half in 0..2 {
+            let i = 2 * w + half;
+            if i == n {
+                break;
+            }
+            let dst: &mut [f64; B] = (&mut out[i * B..(i + 1) * B]).try_into().expect("B lanes");
+            let mut ok = true;
+            let mut bits = [0u32; B];
+            for b in 0..B {
+                bits[b] = (wb[b] >> (32 * half)) as u32;
+                let (x, fast) = z.fast(bits[b]);
+                dst[b] = x * sd;
+                ok &= fast;
+            }
+            if !ok {
+                for b in 0..B {
+                    let (x, fast) = z.fast(bits[b]);
+                    if !fast {
+                        let (i, u) = Ziggurat::layer(bits[b]);
+                        dst[b] = z.slow(i, u, x, &mut lanes.lane(b)) * sd;
+                    }
+                }
+            }
         }
     }
 }
@@ -83,13 +133,29 @@ impl Ziggurat {
     /// slow path).
     #[inline(always)]
     pub fn sample_bits<R: RngCore + ?Sized>(&self, bits: u32, rng: &mut R) -> f64 {
-        let i = (bits & 0xff) as usize;
-        let u = ((bits as i32) >> 8) as f64 * (1.0 / 8_388_608.0);
-        let x = u * self.x[i];
-        if x.abs() < self.x[i + 1] {
+        let (x, fast) = self.fast(bits);
+        if fast {
             return x;
         }
+        let (i, u) = Self::layer(bits);
         self.slow(i, u, x, rng)
+    }
+
+    /// The layer `i` (8 bits) and the signed uniform `u` (24 bits) of `bits`.
+    #[inline(always)]
+    fn layer(bits: u32) -> (usize, f64) {
+        let i = (bits & 0xff) as usize;
+        let u = ((bits as i32) >> 8) as f64 * (1.0 / 8_388_608.0);
+        (i, u)
+    }
+
+    /// The candidate `x = u·x_i` and whether it is accepted without the
+    /// slow path (|x| < x_{i+1}).
+    #[inline(always)]
+    fn fast(&self, bits: u32) -> (f64, bool) {
+        let (i, u) = Self::layer(bits);
+        let x = u * self.x[i];
+        (x, x.abs() < self.x[i + 1])
     }
 
     #[cold]
@@ -116,6 +182,31 @@ impl Ziggurat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lanes_draw_what_each_stream_draws_alone() {
+        for n in [1usize, 7, 200] {
+            let gens: [crate::rng::Rng; 3] =
+                std::array::from_fn(|b| crate::rng::stream(b as u64, &[n as u64]));
+            let mut singles = gens.clone();
+            let mut lanes = Lanes::new(&gens);
+            let (mut out, mut words) = (vec![0.0; n * 3], Vec::new());
+            let (mut buf, mut bits) = (vec![0.0; n], vec![0u64; n.div_ceil(2)]);
+            for _ in 0..300 {
+                fill_normal_lanes(&mut lanes, &mut out, n, 0.5, &mut words);
+                for (b, s) in singles.iter_mut().enumerate() {
+                    fill_normal_with(s, &mut buf, 0.5, &mut bits);
+                    for i in 0..n {
+                        assert_eq!(out[i * 3 + b].to_bits(), buf[i].to_bits());
+                    }
+                }
+            }
+            // Same stream positions after the slow paths' extra draws.
+            for (b, s) in singles.iter().enumerate() {
+                assert_eq!(&lanes.get(b), s);
+            }
+        }
+    }
 
     #[test]
     fn ziggurat_moments_and_tails() {

@@ -1,0 +1,480 @@
+//! Several trials of one [`LifNetwork`] simulated together
+//! ([`LifNetwork::simulate_batch`]), used by the λ search and the
+//! evaluation.
+//!
+//! The trials of a batch run in lanes: every per-unit array holds unit `i`
+//! of trial `b` at `i·B + b` (B = [`BATCH`]), so one vector operation
+//! updates unit `i` of all B trials, and each load of a synaptic or neuron
+//! constant serves all of them. The voltage noise of all B trials comes
+//! from their B random streams run side by side in SIMD lanes
+//! ([`crate::rng::Lanes`], [`crate::rng::fill_normal_lanes`]).
+//!
+//! Per trial the batch is **bit-identical** to [`LifNetwork::simulate`]:
+//! each trial draws from its own stream exactly the numbers the single path
+//! draws, in the same order, and every floating-point operation on a
+//! trial's numbers is the single path's, in the same order (the stages of
+//! [`crate::spiking::simulate`], with per-lane selects where the single
+//! path branches on whether the trial had a spike). Results therefore do
+//! not depend on how trials are batched or on the thread count (tested).
+//!
+//! Hand-written rather than a loop over [`LifNetwork::simulate`] because
+//! the single path spends most of a trial in scalar random-number
+//! generation and in loops too short to keep the vector units busy; the
+//! lanes turn both into vector work.
+//!
+//! Limits: no optogenetic stimulation, no recorded matrices, no per-step
+//! observer, and all trials of a batch on the same time grid; anything else
+//! falls back to [`LifNetwork::simulate`] trial by trial.
+
+use ndarray::Array2;
+
+use crate::error::Result;
+use crate::rng::{fill_normal_lanes, Lanes, Rng};
+use crate::spiking::network::LifNetwork;
+use crate::spiking::neuron::{neuron_step, LifState, NeuronConsts};
+use crate::spiking::simulate::{
+    stimulus_column, OptoMode, SimOptions, SimResult, RATE_COUNT_FROM_STEP,
+};
+use crate::spiking::synapse::SynapseParams;
+
+/// Trials per batch: four f64 lanes fill one AVX2 register.
+pub const BATCH: usize = 4;
+
+/// The synaptic state of B trials, interleaved (`[i·B + b]`), and the
+/// synaptic constants repeated per lane.
+struct Synapses<const B: usize> {
+    ipsc: Vec<f64>,
+    h: Vec<f64>,
+    r: Vec<f64>,
+    hr: Vec<f64>,
+    /// Summed W_spk columns of each lane's spikers (stage 4).
+    jd: Vec<f64>,
+    decay_d: Vec<f64>,
+    gain: Vec<f64>,
+    decay_r: f64,
+    dt_s: f64,
+    double: bool,
+}
+
+impl<const B: usize> Synapses<B> {
+    fn new(p: &SynapseParams) -> Self {
+        let n = p.n();
+        let rep = |x: &[f64]| x.iter().flat_map(|&v| [v; B]).collect::<Vec<f64>>();
+        Synapses {
+            ipsc: vec![0.0; n * B],
+            h: vec![0.0; n * B],
+            r: vec![0.0; n * B],
+            hr: vec![0.0; n * B],
+            jd: vec![0.0; n * B],
+            decay_d: rep(p.decay_d()),
+            gain: rep(p.gain()),
+            decay_r: p.decay_r(),
+            dt_s: p.dt_s(),
+            double: p.tr_ms() > 0.0,
+        }
+    }
+
+    /// Stage 5 for all lanes: [`crate::spiking::synapse::synapse_step`]'s
+    /// operations per lane, `spiked[b]` choosing its `Some(jd)` or `None`
+    /// branch (a select, not `+ 0·g`, so that the values are identical).
+    #[inline(always)]
+    fn step(&mut self, spiked: &[bool; B], fired: &[Vec<u32>; B]) {
+        let nb = self.ipsc.len();
+        let (dd, g, dt, dr) = (
+            &self.decay_d[..nb],
+            &self.gain[..nb],
+            self.dt_s,
+            self.decay_r,
+        );
+        let (ipsc, h, r, hr, jd) = (
+            &mut self.ipsc[..nb],
+            &mut self.h[..nb],
+            &mut self.r[..nb],
+            &mut self.hr[..nb],
+            &self.jd[..nb],
+        );
+        let any = spiked.iter().any(|&s| s);
+        if self.double {
+            for f in 0..nb {
+                ipsc[f] = ipsc[f] * dd[f] + h[f] * dt;
+                let decayed = h[f] * dr;
+                h[f] = if any && spiked[f % B] {
+                    decayed + jd[f] * g[f]
+                } else {
+                    decayed
+                };
+                r[f] = r[f] * dd[f] + hr[f] * dt;
+                hr[f] *= dr;
+            }
+            for (b, fb) in fired.iter().enumerate() {
+                for &j in fb {
+                    let f = j as usize * B + b;
+                    hr[f] += g[f];
+                }
+            }
+        } else {
+            for f in 0..nb {
+                let decayed = ipsc[f] * dd[f];
+                ipsc[f] = if any && spiked[f % B] {
+                    ipsc[f] * dd[f] + jd[f] * g[f]
+                } else {
+                    decayed
+                };
+                r[f] *= dd[f];
+            }
+            for (b, fb) in fired.iter().enumerate() {
+                for &j in fb {
+                    let f = j as usize * B + b;
+                    r[f] += g[f];
+                }
+            }
+        }
+    }
+}
+
+/// One trial of a batch: its stimulus and its stream (after the task's
+/// draws).
+pub struct BatchTrial<'a> {
+    /// The spiking stimulus (as for [`LifNetwork::simulate`]).
+    pub u: &'a Array2<f64>,
+    /// The trial's stream.
+    pub rng: Rng,
+}
+
+impl LifNetwork {
+    /// Simulate `trials` of this network, [`BATCH`] at a time in lanes (see
+    /// the module docs), in parallel with nothing: the caller spreads
+    /// batches over threads. The result of each trial is bit-identical to
+    /// [`LifNetwork::simulate`] with its stimulus and stream.
+    ///
+    /// Optogenetic stimulation, recorded matrices, or trials of differing
+    /// lengths in one batch fall back to [`LifNetwork::simulate`] per trial.
+    pub fn simulate_batch(
+        &self,
+        trials: Vec<BatchTrial<'_>>,
+        opts: &SimOptions,
+    ) -> Result<Vec<SimResult>> {
+        let plain = opts.opto.mode == OptoMode::None && opts.record == Default::default();
+        let mut out = Vec::with_capacity(trials.len());
+        let mut rest = trials.into_iter().peekable();
+        while rest.peek().is_some() {
+            let chunk: Vec<BatchTrial> = rest.by_ref().take(BATCH).collect();
+            let same = chunk.iter().all(|t| t.u.dim() == chunk[0].u.dim());
+            if plain && same {
+                out.extend(self.batch_of::<BATCH>(chunk, opts)?);
+            } else {
+                for mut t in chunk {
+                    out.push(self.simulate(t.u, opts, &mut t.rng)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to B trials of one time grid in the B lanes; lanes without a
+    /// trial repeat the first (their results are dropped).
+    fn batch_of<const B: usize>(
+        &self,
+        chunk: Vec<BatchTrial<'_>>,
+        opts: &SimOptions,
+    ) -> Result<Vec<SimResult>> {
+        let m = chunk.len();
+        let timing = self.check_inputs(chunk[0].u, opts)?;
+        let mut ext = Vec::with_capacity(B);
+        let mut gens = Vec::with_capacity(B);
+        for t in &chunk {
+            self.check_inputs(t.u, opts)?;
+            ext.push(self.external_currents(t.u, &timing.cols));
+            gens.push(t.rng.clone());
+        }
+        while gens.len() < B {
+            ext.push(ext[0].clone());
+            gens.push(chunk[0].rng.clone());
+        }
+        let gens: [Rng; B] = gens.try_into().expect("B generators");
+        let mut res = {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2 (checked just above).
+                    unsafe { self.run_batch_avx2::<B>(&timing, &ext, gens)? }
+                } else {
+                    self.run_batch::<B>(&timing, &ext, gens)?
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                self.run_batch::<B>(&timing, &ext, gens)?
+            }
+        };
+        res.truncate(m);
+        Ok(res)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_batch_avx2<const B: usize>(
+        &self,
+        t: &super::simulate::Timing,
+        ext: &[Vec<f64>],
+        gens: [Rng; B],
+    ) -> Result<Vec<SimResult>> {
+        self.run_batch::<B>(t, ext, gens)
+    }
+
+    /// The batched step loop: stages 1–6 of [`crate::spiking::simulate`]
+    /// for B lanes. One function with every stage inlined, as
+    /// [`LifNetwork::simulate`]'s loop and for the same reason (the whole
+    /// loop compiled inside [`Self::run_batch_avx2`]); longer than 80
+    /// lines because the stages share the lane buffers.
+    #[inline(always)]
+    fn run_batch<const B: usize>(
+        &self,
+        t: &super::simulate::Timing,
+        ext: &[Vec<f64>],
+        mut gens: [Rng; B],
+    ) -> Result<Vec<SimResult>> {
+        let n = self.n;
+        let syn = self.synapses_at(t)?;
+        let nc: NeuronConsts = self.neuron.at_dt(t.dt_ms);
+        let sd = self.neuron.noise_sd;
+        // Initial voltages: each trial's first draws, as the single path.
+        let mut state = LifState {
+            v: vec![0.0; n * B],
+            refractory: vec![nc.n_ref as f64; n * B],
+        };
+        for (b, g) in gens.iter_mut().enumerate() {
+            let s = LifState::random(n, &nc, g);
+            for i in 0..n {
+                state.v[i * B + b] = s.v[i];
+            }
+        }
+        let mut lanes = Lanes::new(&gens);
+        let mut sy = Synapses::<B>::new(&syn);
+        let mut noise = vec![0.0; n * B];
+        let mut words: Vec<[u64; B]> = Vec::with_capacity(n.div_ceil(2));
+        let mut ext_now = vec![0.0; n * B];
+        let mut col_now = usize::MAX;
+        let mut flat: Vec<u32> = Vec::with_capacity(n * B);
+        let mut fired: [Vec<u32>; B] = std::array::from_fn(|_| Vec::with_capacity(n));
+        let mut events: [Vec<(u32, u32)>; B] = std::array::from_fn(|_| Vec::with_capacity(8 * n));
+        let mut counts = vec![[0u32; B]; n];
+        let mut outs: [Vec<f64>; B] = std::array::from_fn(|_| Vec::with_capacity(t.nt));
+        for k in 0..t.nt {
+            // 1. Input current of the step's column, interleaved.
+            let col = stimulus_column(k, t.cols.len());
+            if col != col_now {
+                for (b, e) in ext.iter().enumerate() {
+                    for i in 0..n {
+                        ext_now[i * B + b] = e[col * n + i];
+                    }
+                }
+                col_now = col;
+            }
+            // 2.–4. Noise, integrate, spikes (no opto on this path).
+            if sd > 0.0 {
+                fill_normal_lanes(&mut lanes, &mut noise, n, sd, &mut words);
+            }
+            flat.clear();
+            neuron_step(&nc, &mut state, &sy.ipsc, &ext_now, &noise, None, &mut flat);
+            let mut spiked = [false; B];
+            for fb in fired.iter_mut() {
+                fb.clear();
+            }
+            for &f in &flat {
+                let (i, b) = (f as usize / B, f as usize % B);
+                fired[b].push(i as u32);
+                spiked[b] = true;
+                events[b].push((i as u32, k as u32));
+                if k >= RATE_COUNT_FROM_STEP {
+                    counts[i][b] += 1;
+                }
+            }
+            // 5. Synapses: each spiking lane's JD, then the filters.
+            for (b, fb) in fired.iter().enumerate() {
+                if fb.is_empty() {
+                    continue;
+                }
+                for i in 0..n {
+                    sy.jd[i * B + b] = 0.0;
+                }
+                for &j in fb {
+                    for (i, &w) in self.column(j as usize).iter().enumerate() {
+                        sy.jd[i * B + b] += w;
+                    }
+                }
+            }
+            sy.step(&spiked, &fired);
+            // 6. Output of every lane.
+            let o = self.readout_lanes::<B>(&sy.r);
+            for (ob, x) in outs.iter_mut().zip(o) {
+                ob.push(x);
+            }
+        }
+        let mut res = Vec::with_capacity(B);
+        for (b, (ev, out)) in events.into_iter().zip(outs).enumerate() {
+            res.push(SimResult {
+                spikes: ev,
+                out,
+                dt_ms: t.dt_ms,
+                t_sec: t.t_sec,
+                n_steps: t.nt,
+                rates_hz: counts.iter().map(|c| c[b] as f64 / t.t_sec).collect(),
+                voltages: None,
+                rates: None,
+                currents: None,
+            });
+        }
+        Ok(res)
+    }
+
+    /// [`LifNetwork::readout`] of every lane of the interleaved `r`: per
+    /// lane the same four accumulators and order as
+    /// [`crate::spiking::kernels::dot`].
+    #[inline(always)]
+    fn readout_lanes<const B: usize>(&self, r: &[f64]) -> [f64; B] {
+        let n = self.n;
+        let w = &self.w_out[..n];
+        let r = &r[..n * B];
+        let mut acc = [[0.0f64; B]; 4];
+        let full = n / 4 * 4;
+        for i0 in (0..full).step_by(4) {
+            for (l, al) in acc.iter_mut().enumerate() {
+                let wi = w[i0 + l];
+                let ri = &r[(i0 + l) * B..(i0 + l + 1) * B];
+                for b in 0..B {
+                    al[b] += wi * ri[b];
+                }
+            }
+        }
+        let mut s = [0.0f64; B];
+        for b in 0..B {
+            s[b] = (acc[0][b] + acc[1][b]) + (acc[2][b] + acc[3][b]);
+        }
+        for i in full..n {
+            for b in 0..B {
+                s[b] += w[i] * r[i * B + b];
+            }
+        }
+        if self.b_out != 0.0 {
+            for x in s.iter_mut() {
+                *x += self.b_out;
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng;
+    use crate::spiking::network::ConversionOptions;
+    use crate::spiking::neuron::LifParams;
+    use crate::spiking::testutil::small_model;
+    use crate::task::{extend_stimulus, GoNoGo, Task};
+
+    /// `count` Go-NoGo trials (stimulus, stream after the task's draws).
+    fn trials(count: usize, seed: u64) -> Vec<(Array2<f64>, Rng)> {
+        let task = GoNoGo::default();
+        (0..count)
+            .map(|t| {
+                let mut s = rng::stream(seed, &[t as u64]);
+                let trial = task.sample(&mut s);
+                (extend_stimulus(&trial.u, 1), s)
+            })
+            .collect()
+    }
+
+    /// Every trial of a batch equals the single path bit for bit.
+    fn check(net: &LifNetwork, opts: &SimOptions, count: usize) {
+        let tr = trials(count, 5);
+        let batch = tr
+            .iter()
+            .map(|(u, s)| BatchTrial { u, rng: s.clone() })
+            .collect();
+        let got = net.simulate_batch(batch, opts).unwrap();
+        assert_eq!(got.len(), count);
+        let mut spikes = 0;
+        for ((u, s), g) in tr.iter().zip(&got) {
+            let want = net.simulate(u, opts, &mut s.clone()).unwrap();
+            let same_bits = |a: &[f64], b: &[f64]| {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+            };
+            assert!(same_bits(&g.out, &want.out), "outputs differ");
+            assert!(same_bits(&g.rates_hz, &want.rates_hz));
+            assert_eq!(g, &want);
+            spikes += g.spikes.len();
+        }
+        assert!(spikes > 0, "no spikes: the test would not test much");
+    }
+
+    #[test]
+    fn batched_trials_equal_single_trials_bit_for_bit() {
+        let model = small_model();
+        let opts = SimOptions {
+            downsample: 4,
+            ..SimOptions::default()
+        };
+        let net = LifNetwork::from_rate(&model, 25.0, &ConversionOptions::default()).unwrap();
+        // One full batch and a partial one; a lone trial.
+        check(&net, &opts, BATCH + 2);
+        check(&net, &opts, 1);
+        // Full resolution, output bias.
+        let biased = ConversionOptions {
+            output_bias: true,
+            ..ConversionOptions::default()
+        };
+        let mut m2 = model.clone();
+        m2.b_out = 0.25;
+        let net = LifNetwork::from_rate(&m2, 20.0, &biased).unwrap();
+        check(&net, &SimOptions::default(), 3);
+        // Single-exponential synapse, no noise.
+        let single = ConversionOptions {
+            tr_ms: 0.0,
+            ..ConversionOptions::default()
+        };
+        let mut net = LifNetwork::from_rate(&model, 20.0, &single).unwrap();
+        check(&net, &opts, 5);
+        net.neuron.noise_sd = 0.0;
+        check(&net, &opts, 2);
+        // QIF neurons.
+        let qif = ConversionOptions {
+            neuron: LifParams::qif(),
+            ..ConversionOptions::default()
+        };
+        let net = LifNetwork::from_rate(&model, 20.0, &qif).unwrap();
+        check(&net, &opts, 4);
+    }
+
+    #[test]
+    fn options_the_batch_does_not_cover_fall_back_to_single_trials() {
+        let model = small_model();
+        let net = LifNetwork::from_rate(&model, 25.0, &ConversionOptions::default()).unwrap();
+        let opts = SimOptions {
+            downsample: 4,
+            record: crate::spiking::simulate::Record {
+                voltages: true,
+                ..Default::default()
+            },
+            ..SimOptions::default()
+        };
+        check(&net, &opts, 2);
+        // Trials of different lengths in one batch.
+        let tr = trials(2, 1);
+        let short = tr[0].0.slice(ndarray::s![.., ..101]).to_owned();
+        let batch = vec![
+            BatchTrial {
+                u: &tr[0].0,
+                rng: tr[0].1.clone(),
+            },
+            BatchTrial {
+                u: &short,
+                rng: tr[1].1.clone(),
+            },
+        ];
+        let got = net.simulate_batch(batch, &opts).unwrap();
+        let want = net.simulate(&short, &opts, &mut tr[1].1.clone()).unwrap();
+        assert_eq!(got[1], want);
+    }
+}
