@@ -16,7 +16,9 @@ pub use xoshiro::{Lane, Lanes, Xoshiro256PlusPlus as Rng};
 
 mod xoshiro;
 mod ziggurat;
-pub use ziggurat::{fill_normal, fill_normal_lanes, fill_normal_with, Ziggurat};
+#[cfg(target_arch = "x86_64")]
+pub use ziggurat::fill_normal_lanes4_avx2;
+pub use ziggurat::{fill_normal, fill_normal_lanes, fill_normal_with, LaneScratch, Ziggurat};
 
 /// Stream tags: the first part of [`stream`]'s `parts` for each use (values
 /// fixed: changing one changes every result drawn from it).

@@ -29,7 +29,7 @@
 use ndarray::Array2;
 
 use crate::error::Result;
-use crate::rng::{fill_normal_lanes, Lanes, Rng};
+use crate::rng::{fill_normal_lanes, LaneScratch, Lanes, Rng};
 use crate::spiking::network::LifNetwork;
 use crate::spiking::neuron::{neuron_step, LifState, NeuronConsts};
 use crate::spiking::simulate::{
@@ -40,52 +40,39 @@ use crate::spiking::synapse::SynapseParams;
 /// Trials per batch: four f64 lanes fill one AVX2 register.
 pub const BATCH: usize = 4;
 
-/// The synaptic state of B trials, interleaved (`[i·B + b]`), and the
-/// synaptic constants repeated per lane.
-struct Synapses<const B: usize> {
+/// Lanes per batch (shorthand inside this module).
+const B: usize = BATCH;
+
+/// The synaptic state of the B trials, interleaved (`[i·B + b]`).
+struct Synapses {
     ipsc: Vec<f64>,
     h: Vec<f64>,
     r: Vec<f64>,
     hr: Vec<f64>,
     /// Summed W_spk columns of each lane's spikers (stage 4).
     jd: Vec<f64>,
-    decay_d: Vec<f64>,
-    gain: Vec<f64>,
-    decay_r: f64,
-    dt_s: f64,
-    double: bool,
 }
 
-impl<const B: usize> Synapses<B> {
-    fn new(p: &SynapseParams) -> Self {
-        let n = p.n();
-        let rep = |x: &[f64]| x.iter().flat_map(|&v| [v; B]).collect::<Vec<f64>>();
+impl Synapses {
+    fn new(n: usize) -> Self {
         Synapses {
             ipsc: vec![0.0; n * B],
             h: vec![0.0; n * B],
             r: vec![0.0; n * B],
             hr: vec![0.0; n * B],
             jd: vec![0.0; n * B],
-            decay_d: rep(p.decay_d()),
-            gain: rep(p.gain()),
-            decay_r: p.decay_r(),
-            dt_s: p.dt_s(),
-            double: p.tr_ms() > 0.0,
         }
     }
 
     /// Stage 5 for all lanes: [`crate::spiking::synapse::synapse_step`]'s
     /// operations per lane, `spiked[b]` choosing its `Some(jd)` or `None`
     /// branch (a select, not `+ 0·g`, so that the values are identical).
+    /// Portable version of [`x86::synapses`].
     #[inline(always)]
-    fn step(&mut self, spiked: &[bool; B], fired: &[Vec<u32>; B]) {
-        let nb = self.ipsc.len();
-        let (dd, g, dt, dr) = (
-            &self.decay_d[..nb],
-            &self.gain[..nb],
-            self.dt_s,
-            self.decay_r,
-        );
+    fn step(&mut self, p: &SynapseParams, spiked: &[bool; B], fired: &[Vec<u32>; B]) {
+        let n = p.n();
+        let (dd, g, dt, dr) = (&p.decay_d()[..n], &p.gain()[..n], p.dt_s(), p.decay_r());
+        let nb = n * B;
         let (ipsc, h, r, hr, jd) = (
             &mut self.ipsc[..nb],
             &mut self.h[..nb],
@@ -93,40 +80,33 @@ impl<const B: usize> Synapses<B> {
             &mut self.hr[..nb],
             &self.jd[..nb],
         );
-        let any = spiked.iter().any(|&s| s);
-        if self.double {
-            for f in 0..nb {
-                ipsc[f] = ipsc[f] * dd[f] + h[f] * dt;
-                let decayed = h[f] * dr;
-                h[f] = if any && spiked[f % B] {
-                    decayed + jd[f] * g[f]
+        let double = p.tr_ms() > 0.0;
+        for i in 0..n {
+            for b in 0..B {
+                let f = i * B + b;
+                if double {
+                    ipsc[f] = ipsc[f] * dd[i] + h[f] * dt;
+                    h[f] = if spiked[b] {
+                        h[f] * dr + jd[f] * g[i]
+                    } else {
+                        h[f] * dr
+                    };
+                    r[f] = r[f] * dd[i] + hr[f] * dt;
+                    hr[f] *= dr;
                 } else {
-                    decayed
-                };
-                r[f] = r[f] * dd[f] + hr[f] * dt;
-                hr[f] *= dr;
-            }
-            for (b, fb) in fired.iter().enumerate() {
-                for &j in fb {
-                    let f = j as usize * B + b;
-                    hr[f] += g[f];
+                    ipsc[f] = if spiked[b] {
+                        ipsc[f] * dd[i] + jd[f] * g[i]
+                    } else {
+                        ipsc[f] * dd[i]
+                    };
+                    r[f] *= dd[i];
                 }
             }
-        } else {
-            for f in 0..nb {
-                let decayed = ipsc[f] * dd[f];
-                ipsc[f] = if any && spiked[f % B] {
-                    ipsc[f] * dd[f] + jd[f] * g[f]
-                } else {
-                    decayed
-                };
-                r[f] *= dd[f];
-            }
-            for (b, fb) in fired.iter().enumerate() {
-                for &j in fb {
-                    let f = j as usize * B + b;
-                    r[f] += g[f];
-                }
+        }
+        let filt = if double { hr } else { r };
+        for (b, fb) in fired.iter().enumerate() {
+            for &j in fb {
+                filt[j as usize * B + b] += g[j as usize];
             }
         }
     }
@@ -143,8 +123,8 @@ pub struct BatchTrial<'a> {
 
 impl LifNetwork {
     /// Simulate `trials` of this network, [`BATCH`] at a time in lanes (see
-    /// the module docs), in parallel with nothing: the caller spreads
-    /// batches over threads. The result of each trial is bit-identical to
+    /// the module docs), on the calling thread: the caller spreads batches
+    /// over threads. The result of each trial is bit-identical to
     /// [`LifNetwork::simulate`] with its stimulus and stream.
     ///
     /// Optogenetic stimulation, recorded matrices, or trials of differing
@@ -154,14 +134,25 @@ impl LifNetwork {
         trials: Vec<BatchTrial<'_>>,
         opts: &SimOptions,
     ) -> Result<Vec<SimResult>> {
+        self.simulate_batch_with(trials, opts, true)
+    }
+
+    /// [`LifNetwork::simulate_batch`]; `simd` false forces the portable
+    /// kernels (for the tests).
+    fn simulate_batch_with(
+        &self,
+        trials: Vec<BatchTrial<'_>>,
+        opts: &SimOptions,
+        simd: bool,
+    ) -> Result<Vec<SimResult>> {
         let plain = opts.opto.mode == OptoMode::None && opts.record == Default::default();
         let mut out = Vec::with_capacity(trials.len());
         let mut rest = trials.into_iter().peekable();
         while rest.peek().is_some() {
-            let chunk: Vec<BatchTrial> = rest.by_ref().take(BATCH).collect();
+            let chunk: Vec<BatchTrial> = rest.by_ref().take(B).collect();
             let same = chunk.iter().all(|t| t.u.dim() == chunk[0].u.dim());
             if plain && same {
-                out.extend(self.batch_of::<BATCH>(chunk, opts)?);
+                out.extend(self.batch_of(chunk, opts, simd)?);
             } else {
                 for mut t in chunk {
                     out.push(self.simulate(t.u, opts, &mut t.rng)?);
@@ -173,10 +164,11 @@ impl LifNetwork {
 
     /// Up to B trials of one time grid in the B lanes; lanes without a
     /// trial repeat the first (their results are dropped).
-    fn batch_of<const B: usize>(
+    fn batch_of(
         &self,
         chunk: Vec<BatchTrial<'_>>,
         opts: &SimOptions,
+        simd: bool,
     ) -> Result<Vec<SimResult>> {
         let m = chunk.len();
         let timing = self.check_inputs(chunk[0].u, opts)?;
@@ -192,47 +184,45 @@ impl LifNetwork {
             gens.push(chunk[0].rng.clone());
         }
         let gens: [Rng; B] = gens.try_into().expect("B generators");
-        let mut res = {
-            #[cfg(target_arch = "x86_64")]
-            {
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2 (checked just above).
-                    unsafe { self.run_batch_avx2::<B>(&timing, &ext, gens)? }
-                } else {
-                    self.run_batch::<B>(&timing, &ext, gens)?
-                }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if simd && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                let mut res = unsafe { self.run_batch_avx2(&timing, &ext, gens)? };
+                res.truncate(m);
+                return Ok(res);
             }
-            #[cfg(not(target_arch = "x86_64"))]
-            {
-                self.run_batch::<B>(&timing, &ext, gens)?
-            }
-        };
+        }
+        let _ = simd;
+        let mut res = self.run_batch(&timing, &ext, gens, false)?;
         res.truncate(m);
         Ok(res)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn run_batch_avx2<const B: usize>(
+    unsafe fn run_batch_avx2(
         &self,
         t: &super::simulate::Timing,
         ext: &[Vec<f64>],
         gens: [Rng; B],
     ) -> Result<Vec<SimResult>> {
-        self.run_batch::<B>(t, ext, gens)
+        self.run_batch(t, ext, gens, true)
     }
 
     /// The batched step loop: stages 1–6 of [`crate::spiking::simulate`]
-    /// for B lanes. One function with every stage inlined, as
+    /// for B lanes, with the AVX2 kernels when `simd` (only inside
+    /// [`Self::run_batch_avx2`]). One function with every stage inlined, as
     /// [`LifNetwork::simulate`]'s loop and for the same reason (the whole
-    /// loop compiled inside [`Self::run_batch_avx2`]); longer than 80
-    /// lines because the stages share the lane buffers.
+    /// loop compiled for AVX2); longer than 80 lines because the stages
+    /// share the lane buffers.
     #[inline(always)]
-    fn run_batch<const B: usize>(
+    fn run_batch(
         &self,
         t: &super::simulate::Timing,
         ext: &[Vec<f64>],
         mut gens: [Rng; B],
+        simd: bool,
     ) -> Result<Vec<SimResult>> {
         let n = self.n;
         let syn = self.synapses_at(t)?;
@@ -250,9 +240,9 @@ impl LifNetwork {
             }
         }
         let mut lanes = Lanes::new(&gens);
-        let mut sy = Synapses::<B>::new(&syn);
+        let mut sy = Synapses::new(n);
         let mut noise = vec![0.0; n * B];
-        let mut words: Vec<[u64; B]> = Vec::with_capacity(n.div_ceil(2));
+        let mut words = LaneScratch::default();
         let mut ext_now = vec![0.0; n * B];
         let mut col_now = usize::MAX;
         let mut flat: Vec<u32> = Vec::with_capacity(n * B);
@@ -273,7 +263,7 @@ impl LifNetwork {
             }
             // 2.–4. Noise, integrate, spikes (no opto on this path).
             if sd > 0.0 {
-                fill_normal_lanes(&mut lanes, &mut noise, n, sd, &mut words);
+                normals(simd, &mut lanes, &mut noise, n, sd, &mut words);
             }
             flat.clear();
             neuron_step(&nc, &mut state, &sy.ipsc, &ext_now, &noise, None, &mut flat);
@@ -304,9 +294,9 @@ impl LifNetwork {
                     }
                 }
             }
-            sy.step(&spiked, &fired);
+            synapses(simd, &mut sy, &syn, &spiked, &fired);
             // 6. Output of every lane.
-            let o = self.readout_lanes::<B>(&sy.r);
+            let o = readout(simd, &self.w_out[..n], self.b_out, &sy.r);
             for (ob, x) in outs.iter_mut().zip(o) {
                 ob.push(x);
             }
@@ -327,41 +317,202 @@ impl LifNetwork {
         }
         Ok(res)
     }
+}
 
-    /// [`LifNetwork::readout`] of every lane of the interleaved `r`: per
-    /// lane the same four accumulators and order as
-    /// [`crate::spiking::kernels::dot`].
+/// The voltage noise of every lane (stage 2), AVX2 when `simd`.
+#[inline(always)]
+fn normals(
+    simd: bool,
+    lanes: &mut Lanes<B>,
+    noise: &mut [f64],
+    n: usize,
+    sd: f64,
+    words: &mut LaneScratch<B>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd {
+            // SAFETY: `simd` is true only inside `run_batch_avx2`, whose
+            // caller checked that the CPU supports AVX2.
+            unsafe { crate::rng::fill_normal_lanes4_avx2(lanes, noise, n, sd, words) };
+            return;
+        }
+    }
+    let _ = simd;
+    fill_normal_lanes(lanes, noise, n, sd, words);
+}
+
+/// Stage 5 for every lane, AVX2 when `simd` (double exponential).
+#[inline(always)]
+fn synapses(
+    simd: bool,
+    sy: &mut Synapses,
+    p: &SynapseParams,
+    spiked: &[bool; B],
+    fired: &[Vec<u32>; B],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd && p.tr_ms() > 0.0 {
+            // SAFETY: as in `normals`.
+            unsafe { x86::synapses(sy, p, spiked, fired) };
+            return;
+        }
+    }
+    let _ = simd;
+    sy.step(p, spiked, fired);
+}
+
+/// [`LifNetwork::readout`] of every lane of the interleaved `r`: per lane
+/// the same four accumulators and order as
+/// [`crate::spiking::kernels::dot`], then `+ b` unless b = 0.
+#[inline(always)]
+fn readout(simd: bool, w: &[f64], b_out: f64, r: &[f64]) -> [f64; B] {
+    #[cfg(target_arch = "x86_64")]
+    let mut s = if simd {
+        // SAFETY: as in `normals`.
+        unsafe { x86::readout(w, r) }
+    } else {
+        readout_portable(w, r)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let mut s = {
+        let _ = simd;
+        readout_portable(w, r)
+    };
+    if b_out != 0.0 {
+        for x in s.iter_mut() {
+            *x += b_out;
+        }
+    }
+    s
+}
+
+/// The portable `w·r` of [`readout`].
+#[inline(always)]
+fn readout_portable(w: &[f64], r: &[f64]) -> [f64; B] {
+    let n = w.len();
+    let r = &r[..n * B];
+    let mut acc = [[0.0f64; B]; 4];
+    let full = n / 4 * 4;
+    for i0 in (0..full).step_by(4) {
+        for (l, al) in acc.iter_mut().enumerate() {
+            let wi = w[i0 + l];
+            let ri = &r[(i0 + l) * B..(i0 + l + 1) * B];
+            for b in 0..B {
+                al[b] += wi * ri[b];
+            }
+        }
+    }
+    let mut s = [0.0f64; B];
+    for b in 0..B {
+        s[b] = (acc[0][b] + acc[1][b]) + (acc[2][b] + acc[3][b]);
+    }
+    for i in full..n {
+        for b in 0..B {
+            s[b] += w[i] * r[i * B + b];
+        }
+    }
+    s
+}
+
+/// AVX2 versions of the lane kernels: one register = unit i of the four
+/// trials; the operations of the portable kernels in the same order (no
+/// fused multiply-add), so the same bits.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Synapses, B};
+    use crate::spiking::synapse::SynapseParams;
+
+    /// [`Synapses::step`] for the double exponential (tr > 0).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
     #[inline(always)]
-    fn readout_lanes<const B: usize>(&self, r: &[f64]) -> [f64; B] {
-        let n = self.n;
-        let w = &self.w_out[..n];
+    pub(super) unsafe fn synapses(
+        sy: &mut Synapses,
+        p: &SynapseParams,
+        spiked: &[bool; B],
+        fired: &[Vec<u32>; B],
+    ) {
+        let n = p.n();
+        let (dd, g) = (&p.decay_d()[..n], &p.gain()[..n]);
+        let (dt, dr) = (_mm256_set1_pd(p.dt_s()), _mm256_set1_pd(p.decay_r()));
+        let nb = n * B;
+        let (ipsc, h, r, hr, jd) = (
+            sy.ipsc[..nb].as_mut_ptr(),
+            sy.h[..nb].as_mut_ptr(),
+            sy.r[..nb].as_mut_ptr(),
+            sy.hr[..nb].as_mut_ptr(),
+            sy.jd[..nb].as_ptr(),
+        );
+        let lane = |b: usize| if spiked[b] { -1i64 } else { 0 };
+        let any = spiked.iter().any(|&s| s);
+        let mask = _mm256_castsi256_pd(_mm256_setr_epi64x(lane(0), lane(1), lane(2), lane(3)));
+        for i in 0..n {
+            let f = i * B;
+            let d = _mm256_set1_pd(dd[i]);
+            let hv = _mm256_loadu_pd(h.add(f));
+            let hrv = _mm256_loadu_pd(hr.add(f));
+            let iv = _mm256_add_pd(
+                _mm256_mul_pd(_mm256_loadu_pd(ipsc.add(f)), d),
+                _mm256_mul_pd(hv, dt),
+            );
+            _mm256_storeu_pd(ipsc.add(f), iv);
+            let decayed = _mm256_mul_pd(hv, dr);
+            let hn = if any {
+                let kick = _mm256_mul_pd(_mm256_loadu_pd(jd.add(f)), _mm256_set1_pd(g[i]));
+                _mm256_blendv_pd(decayed, _mm256_add_pd(decayed, kick), mask)
+            } else {
+                decayed
+            };
+            _mm256_storeu_pd(h.add(f), hn);
+            let rv = _mm256_add_pd(
+                _mm256_mul_pd(_mm256_loadu_pd(r.add(f)), d),
+                _mm256_mul_pd(hrv, dt),
+            );
+            _mm256_storeu_pd(r.add(f), rv);
+            _mm256_storeu_pd(hr.add(f), _mm256_mul_pd(hrv, dr));
+        }
+        for (b, fb) in fired.iter().enumerate() {
+            for &j in fb {
+                sy.hr[j as usize * B + b] += g[j as usize];
+            }
+        }
+    }
+
+    /// [`super::readout_portable`]: four accumulator registers (units
+    /// i ≡ 0…3 mod 4), combined as (a0 + a1) + (a2 + a3), then the tail.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2; `r.len() ≥ w.len()·B`.
+    #[inline(always)]
+    pub(super) unsafe fn readout(w: &[f64], r: &[f64]) -> [f64; B] {
+        let n = w.len();
         let r = &r[..n * B];
-        let mut acc = [[0.0f64; B]; 4];
+        let rp = r.as_ptr();
+        let z = _mm256_setzero_pd();
+        let mut acc = [z; 4];
         let full = n / 4 * 4;
         for i0 in (0..full).step_by(4) {
             for (l, al) in acc.iter_mut().enumerate() {
-                let wi = w[i0 + l];
-                let ri = &r[(i0 + l) * B..(i0 + l + 1) * B];
-                for b in 0..B {
-                    al[b] += wi * ri[b];
-                }
+                let i = i0 + l;
+                let prod = _mm256_mul_pd(_mm256_set1_pd(w[i]), _mm256_loadu_pd(rp.add(i * B)));
+                *al = _mm256_add_pd(*al, prod);
             }
         }
-        let mut s = [0.0f64; B];
-        for b in 0..B {
-            s[b] = (acc[0][b] + acc[1][b]) + (acc[2][b] + acc[3][b]);
+        let mut s = _mm256_add_pd(_mm256_add_pd(acc[0], acc[1]), _mm256_add_pd(acc[2], acc[3]));
+        for (i, &wi) in w.iter().enumerate().skip(full) {
+            s = _mm256_add_pd(
+                s,
+                _mm256_mul_pd(_mm256_set1_pd(wi), _mm256_loadu_pd(rp.add(i * B))),
+            );
         }
-        for i in full..n {
-            for b in 0..B {
-                s[b] += w[i] * r[i * B + b];
-            }
-        }
-        if self.b_out != 0.0 {
-            for x in s.iter_mut() {
-                *x += self.b_out;
-            }
-        }
-        s
+        let mut out = [0.0; B];
+        _mm256_storeu_pd(out.as_mut_ptr(), s);
+        out
     }
 }
 
@@ -395,6 +546,12 @@ mod tests {
             .collect();
         let got = net.simulate_batch(batch, opts).unwrap();
         assert_eq!(got.len(), count);
+        // The portable kernels give the same bits as the AVX2 ones.
+        let batch = tr
+            .iter()
+            .map(|(u, s)| BatchTrial { u, rng: s.clone() })
+            .collect();
+        assert_eq!(net.simulate_batch_with(batch, opts, false).unwrap(), got);
         let mut spikes = 0;
         for ((u, s), g) in tr.iter().zip(&got) {
             let want = net.simulate(u, opts, &mut s.clone()).unwrap();
