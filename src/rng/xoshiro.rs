@@ -115,7 +115,7 @@ impl<const B: usize> Lanes<B> {
 
     /// The next output of every lane (`out[b]` = lane b's `next_u64`).
     #[inline(always)]
-    pub fn next(&mut self) -> [u64; B] {
+    pub fn next_words(&mut self) -> [u64; B] {
         let [s0, s1, s2, s3] = &mut self.s;
         let mut out = [0u64; B];
         for b in 0..B {
@@ -141,7 +141,7 @@ impl<const B: usize> Lanes<B> {
 }
 
 impl Lanes<4> {
-    /// [`Lanes::next`] for every entry of `words`, the four lanes in one
+    /// [`Lanes::next_words`] for every entry of `words`, the four lanes in one
     /// AVX2 register per state word (xoshiro256++ has no multiplication, so
     /// the update is eleven vector operations).
     ///
@@ -249,7 +249,7 @@ mod tests {
         let mut singles = gens.clone();
         let mut lanes = Lanes::new(&gens);
         for k in 0..50 {
-            let w = lanes.next();
+            let w = lanes.next_words();
             for b in 0..3 {
                 assert_eq!(w[b], singles[b].next_u64());
             }
@@ -277,7 +277,7 @@ mod tests {
             // SAFETY: AVX2 checked above.
             unsafe { a.fill_avx2(&mut words) };
             for w in &words {
-                assert_eq!(*w, b.next());
+                assert_eq!(*w, b.next_words());
             }
         }
         assert_eq!(a, b);

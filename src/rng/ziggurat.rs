@@ -73,7 +73,7 @@ pub fn fill_normal_lanes<const B: usize>(
     let nw = n.div_ceil(2);
     let words = &mut scratch.words;
     words.clear();
-    words.extend((0..nw).map(|_| lanes.next()));
+    words.extend((0..nw).map(|_| lanes.next_words()));
     let out = &mut out[..n * B];
     for (w, wb) in words.iter().enumerate() {
         for half in 0..2 {

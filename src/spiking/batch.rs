@@ -82,11 +82,11 @@ impl Synapses {
         );
         let double = p.tr_ms() > 0.0;
         for i in 0..n {
-            for b in 0..B {
+            for (b, &spike) in spiked.iter().enumerate() {
                 let f = i * B + b;
                 if double {
                     ipsc[f] = ipsc[f] * dd[i] + h[f] * dt;
-                    h[f] = if spiked[b] {
+                    h[f] = if spike {
                         h[f] * dr + jd[f] * g[i]
                     } else {
                         h[f] * dr
@@ -94,7 +94,7 @@ impl Synapses {
                     r[f] = r[f] * dd[i] + hr[f] * dt;
                     hr[f] *= dr;
                 } else {
-                    ipsc[f] = if spiked[b] {
+                    ipsc[f] = if spike {
                         ipsc[f] * dd[i] + jd[f] * g[i]
                     } else {
                         ipsc[f] * dd[i]
@@ -212,10 +212,10 @@ impl LifNetwork {
 
     /// The batched step loop: stages 1–6 of [`crate::spiking::simulate`]
     /// for B lanes, with the AVX2 kernels when `simd` (only inside
-    /// [`Self::run_batch_avx2`]). One function with every stage inlined, as
-    /// [`LifNetwork::simulate`]'s loop and for the same reason (the whole
-    /// loop compiled for AVX2); longer than 80 lines because the stages
-    /// share the lane buffers.
+    /// [`Self::run_batch_avx2`]). A numeric kernel: one function with every
+    /// stage inlined, as [`LifNetwork::simulate`]'s loop and for the same
+    /// reason (the whole loop compiled for AVX2); longer than 80 lines
+    /// because the stages share the lane buffers.
     #[inline(always)]
     fn run_batch(
         &self,
@@ -224,6 +224,7 @@ impl LifNetwork {
         mut gens: [Rng; B],
         simd: bool,
     ) -> Result<Vec<SimResult>> {
+        // A numeric kernel (see the doc comment for why it is long).
         let n = self.n;
         let syn = self.synapses_at(t)?;
         let nc: NeuronConsts = self.neuron.at_dt(t.dt_ms);

@@ -34,6 +34,10 @@
 //! MATLAB's `randn`, so runs match MATLAB statistically, not bit for bit;
 //! spikes are events `(unit, step)` rather than an N × nt matrix, and
 //! matrices are recorded only on request ([`Record`]).
+//!
+//! The λ search and the evaluation run their trials four at a time through
+//! [`crate::spiking::batch`], which gives every trial exactly (bit for bit)
+//! what [`LifNetwork::simulate`] gives it.
 
 use std::borrow::Cow;
 
