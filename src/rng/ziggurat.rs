@@ -128,9 +128,7 @@ pub unsafe fn fill_normal_lanes4_avx2(
     let (words, pending) = (&mut scratch.words, &mut scratch.pending);
     words.resize(nw, [0; 4]);
     lanes.fill_avx2(words);
-    // Room for every draw plus the four unconditional writes below.
-    pending.resize(4 * n + 4, 0);
-    let mut n_pending = 0;
+    pending.clear();
     let out = &mut out[..n * 4];
     let pp = z.pairs.as_ptr() as *const f64;
     let (scale, sdv) = (_mm256_set1_pd(1.0 / 8_388_608.0), _mm256_set1_pd(sd));
@@ -169,17 +167,20 @@ pub unsafe fn fill_normal_lanes4_avx2(
             let x = _mm256_mul_pd(u, xs);
             let ok = _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, x), edge);
             _mm256_storeu_pd(out.as_mut_ptr().add(i * 4), _mm256_mul_pd(x, sdv));
-            // Rejected lanes are noted without a branch (about one vector
-            // in sixteen has one, at random: a branch would mispredict).
-            let bad = !_mm256_movemask_pd(ok) as usize;
-            for b in 0..4 {
-                *pending.get_unchecked_mut(n_pending) = (i * 4 + b) as u32;
-                n_pending += (bad >> b) & 1;
+            // Rejected lanes (about one vector in sixteen has one) are noted
+            // for the slow path.
+            let okm = _mm256_movemask_pd(ok);
+            if okm != 0xf {
+                for b in 0..4 {
+                    if okm & (1 << b) == 0 {
+                        pending.push((i * 4 + b) as u32);
+                    }
+                }
             }
         }
     }
     // The slow path, lane by lane in the single path's order (by draw).
-    for &f in &pending[..n_pending] {
+    for &f in pending.iter() {
         let (i, b) = (f as usize / 4, f as usize % 4);
         let bb = (words[i / 2][b] >> (32 * (i % 2))) as u32;
         let (x, _) = z.fast(bb);
