@@ -1,13 +1,15 @@
 //! One Go-NoGo LIF trial (N = 200, 20 000 steps of 0.05 ms, spikes and output
 //! recorded), single-threaded, on the MATLAB fixture's trained model and on a
-//! freshly initialised N = 200 network.
+//! freshly initialised N = 200 network; and a batch of `BATCH` (4) trials
+//! simulated together (`simulate_batch`, as the search and the evaluation
+//! run them): time per trial = the batch's time / 4.
 
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use spikernn::rate::{NetConfig, RateModel};
 use spikernn::rng;
-use spikernn::spiking::{ConversionOptions, LifNetwork, SimOptions};
+use spikernn::spiking::{BatchTrial, ConversionOptions, LifNetwork, SimOptions, BATCH};
 use spikernn::task::{extend_stimulus, GoNoGo, Task};
 
 fn bench_trial(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
@@ -26,13 +28,48 @@ fn bench_trial(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
     });
 }
 
+fn bench_batch(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
+    let net = LifNetwork::from_rate(model, lambda, &ConversionOptions::default()).unwrap();
+    let task = GoNoGo::default();
+    let mut r = rng::from_seed(1);
+    let go = extend_stimulus(&task.trial_of_kind(0, &mut r).u, 1);
+    let opts = SimOptions::default();
+    let mut k = 0u64;
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            let trials = (0..BATCH)
+                .map(|_| {
+                    k += 1;
+                    BatchTrial {
+                        u: &go,
+                        rng: rng::stream(7, &[k]),
+                    }
+                })
+                .collect();
+            net.simulate_batch(trials, &opts).unwrap()
+        })
+    });
+}
+
 fn trial(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tf_sst_go_nogo_N200.mat");
     let model = spikernn::io::model_file::load_model(&path).expect("fixture model");
     bench_trial(c, "go-nogo trial, fixture model, lambda 30", &model, 30.0);
+    bench_batch(
+        c,
+        "go-nogo batch of 4 trials, fixture model, lambda 30",
+        &model,
+        30.0,
+    );
     let cfg = NetConfig::default();
     let model = RateModel::init(&cfg, 1, &mut rng::from_seed(3)).unwrap();
     bench_trial(c, "go-nogo trial, untrained N=200, lambda 30", &model, 30.0);
+    bench_batch(
+        c,
+        "go-nogo batch of 4 trials, untrained N=200, lambda 30",
+        &model,
+        30.0,
+    );
 }
 
 criterion_group! {

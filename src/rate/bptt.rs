@@ -199,12 +199,18 @@ impl Prepared {
         }
         if model.dale {
             let live = self.live.get_or_insert_with(Vec::new);
-            live.clear();
-            for (k, &v) in model.w.iter().enumerate() {
-                if v > 0.0 {
-                    live.push(k as u32);
-                }
+            // Branch-free: write every index, advance past the positive
+            // ones (w_ij > 0 is a coin flip per entry; a branch would
+            // mispredict on a large share of the N² entries).
+            let w = model.w.as_standard_layout();
+            let w = w.as_slice().expect("standard layout");
+            live.resize(w.len() + 1, 0);
+            let mut len = 0;
+            for (k, &v) in w.iter().enumerate() {
+                live[len] = k as u32;
+                len += (v > 0.0) as usize;
             }
+            live.truncate(len);
         } else {
             self.live = None;
         }

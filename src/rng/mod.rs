@@ -6,13 +6,19 @@
 //! - [`tag`] — the first stream part of every use, one constant each, so
 //!   that no two uses ever share a stream;
 //! - [`Ziggurat`], [`fill_normal`] — the fast normal sampler of the LIF
-//!   voltage noise.
+//!   voltage noise;
+//! - [`Rng`] — xoshiro256++ (the outputs of `rand_xoshiro`'s), with its
+//!   state accessible, and [`Lanes`], B streams in SIMD lanes for the
+//!   batched LIF trials.
 
 use rand::SeedableRng;
-pub use rand_xoshiro::Xoshiro256PlusPlus as Rng;
+pub use xoshiro::{Lane, Lanes, Xoshiro256PlusPlus as Rng};
 
+mod xoshiro;
 mod ziggurat;
-pub use ziggurat::{fill_normal, fill_normal_with, Ziggurat};
+#[cfg(target_arch = "x86_64")]
+pub use ziggurat::fill_normal_lanes4_avx2;
+pub use ziggurat::{fill_normal, fill_normal_lanes, fill_normal_with, LaneScratch, Ziggurat};
 
 /// Stream tags: the first part of [`stream`]'s `parts` for each use (values
 /// fixed: changing one changes every result drawn from it).

@@ -4,6 +4,8 @@
 
 use rand::{Rng, RngCore};
 
+use super::Lanes;
+
 /// Fill `buf` with independent N(0, sd²) draws (two per 64-bit word, see
 /// [`Ziggurat`]).
 pub fn fill_normal<R: RngCore + ?Sized>(rng: &mut R, buf: &mut [f64], sd: f64) {
@@ -36,6 +38,157 @@ pub fn fill_normal_with<R: RngCore + ?Sized>(
     }
 }
 
+/// Scratch buffers of [`fill_normal_lanes`] and [`fill_normal_lanes4_avx2`].
+#[derive(Debug, Clone)]
+pub struct LaneScratch<const B: usize> {
+    words: Vec<[u64; B]>,
+    pending: Vec<u32>,
+}
+
+impl<const B: usize> Default for LaneScratch<B> {
+    fn default() -> Self {
+        LaneScratch {
+            words: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+}
+
+/// [`fill_normal_with`] for the `B` streams of `lanes` at once: draw `i` of
+/// lane `b` goes to `out[i·B + b]` (i < `n`, `out.len() ≥ n·B`), and each lane
+/// receives exactly the draws, in the same order and from the same random
+/// words, that [`fill_normal_with`] gives its stream alone: first the
+/// `⌈n/2⌉` words of every lane (one vector update of all lanes per word),
+/// then the normals, the rare slow-path draws taken from the lane of their
+/// trial in the same order as the single path.
+#[inline(always)]
+pub fn fill_normal_lanes<const B: usize>(
+    lanes: &mut Lanes<B>,
+    out: &mut [f64],
+    n: usize,
+    sd: f64,
+    scratch: &mut LaneScratch<B>,
+) {
+    let z = Ziggurat::get();
+    let nw = n.div_ceil(2);
+    let words = &mut scratch.words;
+    words.clear();
+    words.extend((0..nw).map(|_| lanes.next_words()));
+    let out = &mut out[..n * B];
+    for (w, wb) in words.iter().enumerate() {
+        for half in 0..2 {
+            let i = 2 * w + half;
+            if i == n {
+                break;
+            }
+            let dst: &mut [f64; B] = (&mut out[i * B..(i + 1) * B]).try_into().expect("B lanes");
+            let mut ok = true;
+            let mut bits = [0u32; B];
+            for b in 0..B {
+                bits[b] = (wb[b] >> (32 * half)) as u32;
+                let (x, fast) = z.fast(bits[b]);
+                dst[b] = x * sd;
+                ok &= fast;
+            }
+            if !ok {
+                for b in 0..B {
+                    let (x, fast) = z.fast(bits[b]);
+                    if !fast {
+                        let (i, u) = Ziggurat::layer(bits[b]);
+                        dst[b] = z.slow(i, u, x, &mut lanes.lane(b)) * sd;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`fill_normal_lanes`] for four lanes with AVX2: the words from
+/// [`Lanes::fill_avx2`], then four draws per vector (the layer table read
+/// with four 16-byte loads); the same operations on the same numbers as
+/// [`Ziggurat::sample_bits`], so the same draws bit for bit. Draws that
+/// need the slow path are noted and take it after all words are drawn, in
+/// the order of the single path (within a lane, by draw), which is where
+/// the single path takes them too.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub unsafe fn fill_normal_lanes4_avx2(
+    lanes: &mut Lanes<4>,
+    out: &mut [f64],
+    n: usize,
+    sd: f64,
+    scratch: &mut LaneScratch<4>,
+) {
+    use std::arch::x86_64::*;
+    let z = Ziggurat::get();
+    let nw = n.div_ceil(2);
+    let (words, pending) = (&mut scratch.words, &mut scratch.pending);
+    words.resize(nw, [0; 4]);
+    lanes.fill_avx2(words);
+    pending.clear();
+    let out = &mut out[..n * 4];
+    let pp = z.pairs.as_ptr() as *const f64;
+    let (scale, sdv) = (_mm256_set1_pd(1.0 / 8_388_608.0), _mm256_set1_pd(sd));
+    let sign = _mm256_set1_pd(-0.0);
+    // Low 32 bits of the four words in the low half, high 32 bits above.
+    let split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    for (w, wb) in words.iter().enumerate() {
+        let halves =
+            _mm256_permutevar8x32_epi32(_mm256_loadu_si256(wb.as_ptr() as *const __m256i), split);
+        for half in 0..2 {
+            let i = 2 * w + half;
+            if i == n {
+                break;
+            }
+            let bits = if half == 0 {
+                _mm256_castsi256_si128(halves)
+            } else {
+                _mm256_extracti128_si256::<1>(halves)
+            };
+            let u = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_srai_epi32::<8>(bits)), scale);
+            // The layers' (x_i, x_{i+1}) by four 16-byte loads (the layer is
+            // the low byte of each 32-bit half): cheaper than gathers.
+            let pair = |b: usize| {
+                let layer = ((wb[b] >> (32 * half)) & 0xff) as usize;
+                _mm_loadu_pd(pp.add(2 * layer))
+            };
+            let (p0, p1, p2, p3) = (pair(0), pair(1), pair(2), pair(3));
+            let xs = _mm256_insertf128_pd::<1>(
+                _mm256_castpd128_pd256(_mm_unpacklo_pd(p0, p1)),
+                _mm_unpacklo_pd(p2, p3),
+            );
+            let edge = _mm256_insertf128_pd::<1>(
+                _mm256_castpd128_pd256(_mm_unpackhi_pd(p0, p1)),
+                _mm_unpackhi_pd(p2, p3),
+            );
+            let x = _mm256_mul_pd(u, xs);
+            let ok = _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, x), edge);
+            _mm256_storeu_pd(out.as_mut_ptr().add(i * 4), _mm256_mul_pd(x, sdv));
+            // Rejected lanes (about one vector in sixteen has one) are noted
+            // for the slow path.
+            let okm = _mm256_movemask_pd(ok);
+            if okm != 0xf {
+                for b in 0..4 {
+                    if okm & (1 << b) == 0 {
+                        pending.push((i * 4 + b) as u32);
+                    }
+                }
+            }
+        }
+    }
+    // The slow path, lane by lane in the single path's order (by draw).
+    for &f in pending.iter() {
+        let (i, b) = (f as usize / 4, f as usize % 4);
+        let bb = (words[i / 2][b] >> (32 * (i % 2))) as u32;
+        let (x, _) = z.fast(bb);
+        let (li, u) = Ziggurat::layer(bb);
+        out[f as usize] = z.slow(li, u, x, &mut lanes.lane(b)) * sd;
+    }
+}
+
 /// Standard normal sampler: Marsaglia & Tsang's ziggurat with 256 layers
 /// (the tables of `rand_distr`), fed with 32 random bits per draw (8 for the
 /// layer, 24 for a signed uniform), so one 64-bit word gives two draws in the
@@ -51,6 +204,9 @@ pub fn fill_normal_with<R: RngCore + ?Sized>(
 pub struct Ziggurat {
     x: [f64; 257],
     f: [f64; 257],
+    /// (x_i, x_{i+1}) side by side: one 16-byte load per draw in
+    /// [`fill_normal_lanes4_avx2`].
+    pairs: [[f64; 2]; 256],
 }
 
 impl Ziggurat {
@@ -75,7 +231,8 @@ impl Ziggurat {
             for i in 0..257 {
                 ft[i] = f(x[i]);
             }
-            Ziggurat { x, f: ft }
+            let pairs = std::array::from_fn(|i| [x[i], x[i + 1]]);
+            Ziggurat { x, f: ft, pairs }
         })
     }
 
@@ -83,13 +240,29 @@ impl Ziggurat {
     /// slow path).
     #[inline(always)]
     pub fn sample_bits<R: RngCore + ?Sized>(&self, bits: u32, rng: &mut R) -> f64 {
-        let i = (bits & 0xff) as usize;
-        let u = ((bits as i32) >> 8) as f64 * (1.0 / 8_388_608.0);
-        let x = u * self.x[i];
-        if x.abs() < self.x[i + 1] {
+        let (x, fast) = self.fast(bits);
+        if fast {
             return x;
         }
+        let (i, u) = Self::layer(bits);
         self.slow(i, u, x, rng)
+    }
+
+    /// The layer `i` (8 bits) and the signed uniform `u` (24 bits) of `bits`.
+    #[inline(always)]
+    fn layer(bits: u32) -> (usize, f64) {
+        let i = (bits & 0xff) as usize;
+        let u = ((bits as i32) >> 8) as f64 * (1.0 / 8_388_608.0);
+        (i, u)
+    }
+
+    /// The candidate `x = u·x_i` and whether it is accepted without the
+    /// slow path (|x| < x_{i+1}).
+    #[inline(always)]
+    fn fast(&self, bits: u32) -> (f64, bool) {
+        let (i, u) = Self::layer(bits);
+        let x = u * self.x[i];
+        (x, x.abs() < self.x[i + 1])
     }
 
     #[cold]
@@ -116,6 +289,53 @@ impl Ziggurat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lanes_draw_what_each_stream_draws_alone() {
+        for n in [1usize, 7, 200] {
+            let gens: [crate::rng::Rng; 3] =
+                std::array::from_fn(|b| crate::rng::stream(b as u64, &[n as u64]));
+            let mut singles = gens.clone();
+            let mut lanes = Lanes::new(&gens);
+            let (mut out, mut words) = (vec![0.0; n * 3], LaneScratch::default());
+            let (mut buf, mut bits) = (vec![0.0; n], vec![0u64; n.div_ceil(2)]);
+            for _ in 0..300 {
+                fill_normal_lanes(&mut lanes, &mut out, n, 0.5, &mut words);
+                for (b, s) in singles.iter_mut().enumerate() {
+                    fill_normal_with(s, &mut buf, 0.5, &mut bits);
+                    for i in 0..n {
+                        assert_eq!(out[i * 3 + b].to_bits(), buf[i].to_bits());
+                    }
+                }
+            }
+            // Same stream positions after the slow paths' extra draws.
+            for (b, s) in singles.iter().enumerate() {
+                assert_eq!(&lanes.get(b), s);
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_lanes_draw_what_portable_lanes_draw() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        for n in [1usize, 8, 199, 200] {
+            let gens: [crate::rng::Rng; 4] =
+                std::array::from_fn(|b| crate::rng::stream(b as u64, &[n as u64, 1]));
+            let (mut a, mut b) = (Lanes::new(&gens), Lanes::new(&gens));
+            let (mut oa, mut ob) = (vec![0.0; n * 4], vec![0.0; n * 4]);
+            let (mut wa, mut wb) = (LaneScratch::default(), LaneScratch::default());
+            for _ in 0..300 {
+                // SAFETY: AVX2 checked above.
+                unsafe { fill_normal_lanes4_avx2(&mut a, &mut oa, n, 0.3, &mut wa) };
+                fill_normal_lanes(&mut b, &mut ob, n, 0.3, &mut wb);
+                assert!(oa.iter().zip(&ob).all(|(x, y)| x.to_bits() == y.to_bits()));
+            }
+            assert_eq!(a, b);
+        }
+    }
 
     #[test]
     fn ziggurat_moments_and_tails() {

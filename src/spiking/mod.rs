@@ -6,6 +6,8 @@
 //!   [`neuron`];
 //! - the synapse (double-exponential filter) — [`synapse`];
 //! - the conversion W_spk = ((w·m) ⊙ som_m)/λ — [`network`];
+//! - several trials of one network at once, in SIMD lanes (used by the
+//!   search and the evaluation) — [`batch`];
 //! - the trial loop (input → integrate + noise → opto → spikes → synapses →
 //!   output) — [`simulate`];
 //! - the λ grid search (coarse grid → refinement → finalists) — [`search`];
@@ -15,6 +17,7 @@
 //!
 //! [`lif`] re-exports the network pieces under their former path.
 
+pub mod batch;
 pub mod eval;
 pub mod kernels;
 pub mod lif;
@@ -28,6 +31,7 @@ pub mod synapse;
 pub(crate) mod testutil;
 mod trials;
 
+pub use batch::{BatchTrial, BATCH};
 pub use eval::{evaluate, EvalOptions, EvalResult, GroupStats};
 pub use network::{ConversionOptions, LifNetwork};
 pub use neuron::{LifParams, NeuronModel};

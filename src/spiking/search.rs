@@ -22,7 +22,9 @@
 //! Reproducibility: trial `t` at scaling factor λ draws its stimulus and its
 //! simulation from `rng::stream(seed, &[λ.to_bits(), t])`, so results do not
 //! depend on the number of threads, and re-testing a point with more trials
-//! reuses its first trials. [`evaluate`] uses streams tagged with
+//! reuses its first trials. Trials are simulated in batches of four
+//! ([`crate::spiking::batch`]), bit-identical per trial to one-by-one
+//! simulation, so results do not depend on the batching either. [`evaluate`] uses streams tagged with
 //! [`crate::rng::tag::EVAL`], distinct from the search's.
 //!
 //! The search runs as three named stages over typed [`LambdaPoint`]s:

@@ -34,6 +34,10 @@
 //! MATLAB's `randn`, so runs match MATLAB statistically, not bit for bit;
 //! spikes are events `(unit, step)` rather than an N × nt matrix, and
 //! matrices are recorded only on request ([`Record`]).
+//!
+//! The λ search and the evaluation run their trials four at a time through
+//! [`crate::spiking::batch`], which gives every trial exactly (bit for bit)
+//! what [`LifNetwork::simulate`] gives it.
 
 use std::borrow::Cow;
 
@@ -176,17 +180,17 @@ impl SimResult {
 }
 /// The time grid of one trial (docs/model.md#spiking-conversion "Simulation length").
 #[derive(Debug, Clone, PartialEq)]
-struct Timing {
+pub(super) struct Timing {
     /// Down-sampling factor d.
-    downsample: usize,
+    pub downsample: usize,
     /// Stimulus columns kept (every d-th).
-    cols: Vec<usize>,
+    pub cols: Vec<usize>,
     /// Step (ms): d · 0.05.
-    dt_ms: f64,
+    pub dt_ms: f64,
     /// T_sec = (kept columns − 1) · dt · 100 (s).
-    t_sec: f64,
+    pub t_sec: f64,
     /// Number of steps nt = round(T_sec / dt).
-    nt: usize,
+    pub nt: usize,
 }
 
 /// A per-step observer of [`LifNetwork::simulate_observed`]: called with
@@ -357,7 +361,7 @@ impl LifNetwork {
     }
 
     /// Validate the stimulus and options; the time grid of the trial.
-    fn check_inputs(&self, u: &Array2<f64>, opts: &SimOptions) -> Result<Timing> {
+    pub(super) fn check_inputs(&self, u: &Array2<f64>, opts: &SimOptions) -> Result<Timing> {
         let n_in = self.n_inputs();
         if u.nrows() != n_in {
             return Err(Error::param(
@@ -405,7 +409,7 @@ impl LifNetwork {
 
     /// External current `w_in·u[:, c]` of every kept column `c`, one
     /// contiguous block of N per column (mV).
-    fn external_currents(&self, u: &Array2<f64>, cols: &[usize]) -> Vec<f64> {
+    pub(super) fn external_currents(&self, u: &Array2<f64>, cols: &[usize]) -> Vec<f64> {
         let n = self.n;
         let mut ext = vec![0.0; cols.len() * n];
         for (c, &src) in cols.iter().enumerate() {
@@ -423,7 +427,7 @@ impl LifNetwork {
 
     /// The synaptic constants at the trial's step (recomputed only when
     /// down-sampling).
-    fn synapses_at(&self, t: &Timing) -> Result<Cow<'_, SynapseParams>> {
+    pub(super) fn synapses_at(&self, t: &Timing) -> Result<Cow<'_, SynapseParams>> {
         if t.downsample == 1 {
             return Ok(Cow::Borrowed(&self.syn));
         }

@@ -92,6 +92,26 @@ impl SynapseParams {
     pub fn n(&self) -> usize {
         self.td_ms.len()
     }
+
+    /// Per-step decay factors e^(−dt/td_i).
+    pub(crate) fn decay_d(&self) -> &[f64] {
+        &self.decay_d
+    }
+
+    /// Per-step rise decay factor e^(−dt/tr) (0 for a single exponential).
+    pub(crate) fn decay_r(&self) -> f64 {
+        self.decay_r
+    }
+
+    /// Spike gains 1/(tr·td_i) (1/td_i for a single exponential), in 1/s².
+    pub(crate) fn gain(&self) -> &[f64] {
+        &self.gain
+    }
+
+    /// Step (s).
+    pub(crate) fn dt_s(&self) -> f64 {
+        self.dt_s
+    }
 }
 
 /// Synaptic state of all units (time in seconds inside, see the module docs).

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::observe::{Event, Observer};
 use crate::rate::RateModel;
 use crate::rng;
+use crate::spiking::batch::{BatchTrial, BATCH};
 use crate::spiking::network::{ConversionOptions, LifNetwork};
 use crate::spiking::readout::{FitTrial, SpikingReadout};
 use crate::spiking::simulate::SimOptions;
@@ -132,21 +133,55 @@ impl Runner<'_> {
             .collect()
     }
 
-    /// Trials `range` at `lambda`, in parallel, in trial order.
+    /// Trials `range` at `lambda`, in parallel, in trial order: batches of
+    /// [`BATCH`] consecutive trials simulated together
+    /// ([`LifNetwork::simulate_batch`], bit-identical per trial to
+    /// [`LifNetwork::simulate`]), the batches spread over the threads; one
+    /// [`Event::Advance`] per batch (its number of trials).
     pub fn run(&self, lambda: f64, range: std::ops::Range<usize>) -> Result<Vec<Outcome>> {
-        self.each(lambda, range, |net, sim, mut s, trial, u| {
-            let res = net.simulate(&u, sim, &mut s)?;
-            let correct =
-                self.task
-                    .score_spiking(trial.kind, &res.out, self.window_start, self.downsample);
-            let exc: Vec<bool> = net.inh().iter().map(|&b| !b).collect();
-            Ok(Outcome {
-                kind: trial.kind,
-                correct,
-                exc_hz: res.mean_rate_hz(&exc),
-                inh_hz: res.mean_rate_hz(net.inh()),
+        let net = self.network(lambda)?;
+        let sim = SimOptions {
+            downsample: self.downsample,
+            ..SimOptions::default()
+        };
+        let exc: Vec<bool> = net.inh().iter().map(|&b| !b).collect();
+        let end = range.end;
+        let starts: Vec<usize> = range.step_by(BATCH).collect();
+        let batches: Vec<Vec<Outcome>> = starts
+            .into_par_iter()
+            .map(|s| {
+                let mut drawn = Vec::with_capacity(BATCH);
+                for t in s..(s + BATCH).min(end) {
+                    drawn.push(self.trial(lambda, t)?);
+                }
+                let batch = drawn
+                    .iter()
+                    .map(|(rng, _, u)| BatchTrial {
+                        u,
+                        rng: rng.clone(),
+                    })
+                    .collect();
+                let res = net.simulate_batch(batch, &sim)?;
+                let out: Vec<Outcome> = drawn
+                    .iter()
+                    .zip(&res)
+                    .map(|((_, trial, _), r)| Outcome {
+                        kind: trial.kind,
+                        correct: self.task.score_spiking(
+                            trial.kind,
+                            &r.out,
+                            self.window_start,
+                            self.downsample,
+                        ),
+                        exc_hz: r.mean_rate_hz(&exc),
+                        inh_hz: r.mean_rate_hz(net.inh()),
+                    })
+                    .collect();
+                self.obs.event(&Event::Advance(out.len() as u64));
+                Ok(out)
             })
-        })
+            .collect::<Result<_>>()?;
+        Ok(batches.concat())
     }
 
     /// Fitting samples of trials `range` at `lambda` (in parallel, in trial
