@@ -121,6 +121,12 @@ def _opt_count(name: str, v: Any, minimum: int = 0) -> Optional[int]:
     return None if v is None else _count(name, v, minimum)
 
 
+def _opt_bool(name: str, v: Any) -> Optional[bool]:
+    if v is None or isinstance(v, bool):
+        return v
+    raise TypeError(f"{name} must be True, False or None, not {v!r}")
+
+
 def _model_arg(model_or_path: Any, name: str = "model_or_path") -> Any:
     if isinstance(model_or_path, RateModel):
         return model_or_path
@@ -349,6 +355,9 @@ def grid_search(
     neuron: str = "lif",
     tr_ms: Optional[float] = None,
     lesion: Sequence[str] = (),
+    lambda_rule: Optional[str] = None,
+    refit_readout: Optional[bool] = None,
+    output_bias: Optional[bool] = None,
     progress: Progress = None,
 ) -> SearchResult:
     """Grid search for the scaling factor lambda (``spikernn search``).
@@ -376,6 +385,11 @@ def grid_search(
         "ie:remove=0.5", "units=I:remove"]``; random removals draw from
         ``seed``; the model (file or object) is never changed, and a
         lesioned search is not saved. The result's ``lesions`` lists them.
+    lambda_rule : "margin" or "peak"; refit_readout, output_bias : bools.
+        None (default) = the task's defaults, as the CLI's (margin for every
+        task, the readout refit for go-nogo, b_out in the readout for xor;
+        docs/conversion.md, "Defaults"). The paper's conversion is
+        ``lambda_rule="peak", refit_readout=False, output_bias=False``.
     progress : as in :func:`train`.
 
     Returns a :class:`SearchResult`, the ``spikernn search --json`` object.
@@ -399,6 +413,9 @@ def grid_search(
             neuron=str(neuron),
             tr_ms=tr_ms,
             lesion=_lesions(lesion),
+            lambda_rule=None if lambda_rule is None else str(lambda_rule),
+            refit_readout=_opt_bool("refit_readout", refit_readout),
+            output_bias=_opt_bool("output_bias", output_bias),
         )
     )
 
@@ -417,6 +434,7 @@ def evaluate(
     neuron: str = "lif",
     tr_ms: Optional[float] = None,
     lesion: Sequence[str] = (),
+    output_bias: Optional[bool] = None,
     progress: Progress = None,
 ) -> EvalResult:
     """Accuracy and firing rates of the spiking network (``spikernn eval``).
@@ -445,5 +463,6 @@ def evaluate(
             neuron=str(neuron),
             tr_ms=tr_ms,
             lesion=_lesions(lesion),
+            output_bias=_opt_bool("output_bias", output_bias),
         )
     )

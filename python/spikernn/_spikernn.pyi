@@ -230,6 +230,9 @@ def grid_search(
     neuron: str = ...,
     tr_ms: Optional[float] = ...,
     lesion: List[str] = ...,
+    lambda_rule: Optional[str] = ...,
+    refit_readout: Optional[bool] = ...,
+    output_bias: Optional[bool] = ...,
     progress: Optional[Callable[[Dict[str, Any]], Any]] = ...,
 ) -> Dict[str, Any]: ...
 def evaluate(
@@ -246,6 +249,7 @@ def evaluate(
     neuron: str = ...,
     tr_ms: Optional[float] = ...,
     lesion: List[str] = ...,
+    output_bias: Optional[bool] = ...,
     progress: Optional[Callable[[Dict[str, Any]], Any]] = ...,
 ) -> Dict[str, Any]: ...
 def extend_stimulus(u: _F64, extra: int = 1) -> _F64:

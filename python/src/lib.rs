@@ -1096,7 +1096,8 @@ fn parse_opto(d: Option<Bound<'_, PyDict>>, n: usize) -> PyResult<Opto> {
 #[pyfunction]
 #[pyo3(signature = (model, *, lambdas = None, trials = 100, seed = 1, scoring = "paper",
     refine = true, task = None, save = true, downsample = 1, use_initial_weights = false,
-    keep_negative_weights = false, neuron = "lif", tr_ms = None, lesion = vec![], progress = None))]
+    keep_negative_weights = false, neuron = "lif", tr_ms = None, lesion = vec![],
+    lambda_rule = None, refit_readout = None, output_bias = None, progress = None))]
 #[allow(clippy::too_many_arguments)]
 fn grid_search(
     py: Python<'_>,
@@ -1114,6 +1115,9 @@ fn grid_search(
     neuron: &str,
     tr_ms: Option<f64>,
     lesion: Vec<String>,
+    lambda_rule: Option<&str>,
+    refit_readout: Option<bool>,
+    output_bias: Option<bool>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyObject> {
     let (mut m, path) = resolve(py, &model)?;
@@ -1126,6 +1130,11 @@ fn grid_search(
     }
     c.search.trials = trials;
     c.search.refine = refine;
+    if let Some(r) = lambda_rule {
+        c.search.lambda_rule = parse_name("lambda_rule", r).map_err(py_err)?;
+    }
+    c.search.refit_readout = refit_readout.unwrap_or(c.search.refit_readout);
+    c.search.output_bias = output_bias.unwrap_or(c.search.output_bias);
     SpikeOpts {
         downsample,
         use_initial_weights,
@@ -1168,7 +1177,7 @@ fn grid_search(
 #[pyfunction]
 #[pyo3(signature = (model, *, lam = None, trials = 200, seed = 1, scoring = "paper",
     task = None, downsample = 1, use_initial_weights = false, keep_negative_weights = false,
-    neuron = "lif", tr_ms = None, lesion = vec![], progress = None))]
+    neuron = "lif", tr_ms = None, lesion = vec![], output_bias = None, progress = None))]
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     py: Python<'_>,
@@ -1184,6 +1193,7 @@ fn evaluate(
     neuron: &str,
     tr_ms: Option<f64>,
     lesion: Vec<String>,
+    output_bias: Option<bool>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyObject> {
     let (mut m, path) = resolve(py, &model)?;
@@ -1193,6 +1203,7 @@ fn evaluate(
     c.seed = seed;
     let lesions = apply_lesions(&mut c, &mut m, &lesion)?;
     c.eval.trials = trials;
+    c.search.output_bias = output_bias.unwrap_or(c.search.output_bias);
     SpikeOpts {
         downsample,
         use_initial_weights,

@@ -199,6 +199,25 @@ def test_evaluate_equals_cli_json(gonogo, cli):
     assert jm["accuracy"] == p.accuracy and jm["per_type"] == p.per_type
 
 
+def test_conversion_defaults_and_their_off_switches(gonogo, cli, tmp_path):
+    # go-nogo: margin λ rule and the readout refit by default (as the CLI);
+    # the keywords switch them off exactly as the CLI's flags do.
+    kw = dict(lambdas=[30, 45], trials=4, seed=2, progress=False)
+    r = spikernn.grid_search(gonogo, **kw)
+    assert "margin rule" in r["selection"] and "w_out_spk" in r
+    ev = spikernn.evaluate(gonogo, trials=4, seed=2, progress=False)
+    assert ev["readout"] == "refit" and ev["lambda"] == r["refit_lambda"]
+    off = tmp_path / "off.mat"
+    shutil.copy(gonogo, off)
+    p = spikernn.grid_search(off, lambda_rule="peak", refit_readout=False, **kw)
+    j = cli_json(cli("search", off, "--lambdas", "30,45", "--trials", 4, "--seed", 2,
+                     "--json", "--lambda-rule", "peak", "--refit-readout=false"))
+    assert "w_out_spk" not in p and strip(p) == strip(j)
+    assert "readout" not in spikernn.evaluate(off, trials=4, seed=2, progress=False)
+    with pytest.raises(TypeError, match="refit_readout"):
+        spikernn.grid_search(off, refit_readout="yes", **kw)
+
+
 def test_search_on_a_model_object_stores_the_optimum(models):
     m = spikernn.RateModel.load(models["go-nogo"])
     r = spikernn.grid_search(m, lambdas="30:40:10", trials=4, refine=False, progress=False)
