@@ -105,22 +105,28 @@ pub struct RunPatch {
     pub eval: EvalPatch,
 }
 
+/// A TOML error in the file `path` (content `text`) as [`Error::Config`]:
+/// the message, the line of its span and that line's text.
+pub(crate) fn toml_error(e: &toml::de::Error, text: &str, path: &Path) -> Error {
+    let line = e
+        .span()
+        .map(|r| text[..r.start.min(text.len())].matches('\n').count() + 1);
+    let what = line
+        .and_then(|l| text.lines().nth(l - 1))
+        .map(|t| format!(" (`{}`)", t.trim()))
+        .unwrap_or_default();
+    Error::Config {
+        path: path.to_path_buf(),
+        line,
+        msg: format!("{}{what}", e.message().trim_end()),
+    }
+}
+
 impl RunPatch {
     /// Parse TOML text; `path` names the file in errors, which also give
     /// the line and the key.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|r| text[..r.start].matches('\n').count() + 1);
-            let what = line
-                .and_then(|l| text.lines().nth(l - 1))
-                .map(|t| format!(" (`{}`)", t.trim()))
-                .unwrap_or_default();
-            Error::Config {
-                path: path.to_path_buf(),
-                line,
-                msg: format!("{}{what}", e.message()),
-            }
-        })
+        toml::from_str(text).map_err(|e| toml_error(&e, text, path))
     }
 
     /// Set in `c` every value this patch gives (not `task` and

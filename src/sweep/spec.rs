@@ -152,14 +152,9 @@ impl SweepSpec {
     /// Parse sweep-file text; `path` names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let err = |msg: String| config_error(path, text, None, msg);
-        let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e.span().map(|r| text[..r.start].matches('\n').count() + 1);
-            Error::Config {
-                path: path.to_path_buf(),
-                line,
-                msg: e.message().to_string(),
-            }
-        })?;
+        let mut table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| crate::config::toml_error(&e, text, path))?;
         let sweep: SweepTable = match table.remove("sweep") {
             Some(v) => v.try_into().map_err(|e| err(format!("[sweep]: {e}")))?,
             None => SweepTable::default(),

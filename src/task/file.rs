@@ -216,18 +216,8 @@ impl FileTask {
     /// which also give the line and the key.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let src = Src { path, text };
-        let raw: Raw = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|r| src.line(r));
-            let what = line
-                .and_then(|l| text.lines().nth(l - 1))
-                .map(|t| format!(" (`{}`)", t.trim()))
-                .unwrap_or_default();
-            Error::Config {
-                path: path.to_path_buf(),
-                line,
-                msg: format!("{}{what}", e.message().trim_end()),
-            }
-        })?;
+        let raw: Raw =
+            toml::from_str(text).map_err(|e| crate::config::toml_error(&e, text, path))?;
         build(&src, raw)
     }
 
