@@ -6,7 +6,7 @@
 use spikernn::config::RunConfig;
 use spikernn::io::model_file::load_model;
 use spikernn::spiking::lif::{LifNetwork, SimOptions};
-use spikernn::task::{extend_stimulus, task_by_name};
+use spikernn::task::extend_stimulus;
 use std::time::Instant;
 
 const SIM_TAG: u64 = 0x0053_494d;
@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = load_model(std::path::Path::new(&args[1]))?;
     let lam: f64 = args[2].parse()?;
     let reps: usize = args.get(3).map_or(Ok(20), |s| s.parse())?;
-    let task = task_by_name(model.task.as_deref().unwrap_or("go-nogo"))?;
+    let task = model.task(None, &args[1])?;
     let conv = RunConfig::for_task(task.name())?.conversion()?;
     let net = LifNetwork::from_rate(&model, lam, &conv)?;
     let trial = task.trial_of_kind(0, &mut spikernn::rng::stream(1, &[SIM_TAG, 0]));
