@@ -176,6 +176,20 @@ fn redo(dir: &Path, obs: &dyn Observer, why: String) -> Result<JobState> {
     Ok(JobState::Pending)
 }
 
+/// Whether process `pid` runs on this machine: `/proc/PID` exists and the
+/// process is not a zombie (a `kill -9`ed sweep's pid stays in /proc as a
+/// zombie until its parent reaps it).
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name: "pid (comm) S …".
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
+}
+
 /// Remove temporary directories of `id` left by processes that are gone
 /// (another host's are left alone unless `all_hosts`). Returns whether a
 /// live process on this host is working on the job.
@@ -193,8 +207,7 @@ pub fn clear_stale(jobs: &JobsDir, id: &str, all_hosts: bool) -> Result<bool> {
         };
         let (h, pid) = rest.rsplit_once('-').unwrap_or(("", rest));
         let pid: Option<u32> = pid.parse().ok();
-        let alive_here =
-            h == here && pid.is_some_and(|p| p != me && Path::new(&format!("/proc/{p}")).exists());
+        let alive_here = h == here && pid.is_some_and(|p| p != me && process_alive(p));
         if alive_here {
             busy = true;
         } else if h == here || all_hosts {
@@ -375,4 +388,34 @@ fn steps(
     r.exc_hz = Some(ev.overall.exc_rate_hz).filter(|x| x.is_finite());
     r.inh_hz = Some(ev.overall.inh_rate_hz).filter(|x| x.is_finite());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::process_alive;
+
+    /// A running process is alive; an exited, not yet reaped child (a
+    /// zombie, what `kill -9` of a sweep leaves for a moment) and a pid
+    /// that does not exist are not.
+    #[test]
+    fn zombies_and_missing_pids_are_not_alive() {
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(4_000_000_000));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let mut zombie = false;
+        for _ in 0..200 {
+            if !process_alive(pid) {
+                zombie = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(zombie, "an exited child must not count as alive");
+        assert!(
+            std::fs::metadata(format!("/proc/{pid}")).is_ok(),
+            "not reaped yet"
+        );
+        child.wait().unwrap();
+    }
 }
