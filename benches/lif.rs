@@ -12,11 +12,16 @@ use spikernn::rng;
 use spikernn::spiking::{BatchTrial, ConversionOptions, LifNetwork, SimOptions, BATCH};
 use spikernn::task::{extend_stimulus, GoNoGo, Task};
 
-fn bench_trial(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
+/// The converted network at `lambda` and one Go stimulus (seed 1).
+fn go_trial(model: &RateModel, lambda: f64) -> (LifNetwork, ndarray::Array2<f64>) {
     let net = LifNetwork::from_rate(model, lambda, &ConversionOptions::default()).unwrap();
     let task = GoNoGo::default();
     let mut r = rng::from_seed(1);
-    let go = extend_stimulus(&task.trial_of_kind(0, &mut r).u, 1);
+    (net, extend_stimulus(&task.trial_of_kind(0, &mut r).u, 1))
+}
+
+fn bench_trial(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
+    let (net, go) = go_trial(model, lambda);
     let opts = SimOptions::default();
     let mut k = 0u64;
     c.bench_function(name, |b| {
@@ -29,10 +34,7 @@ fn bench_trial(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
 }
 
 fn bench_batch(c: &mut Criterion, name: &str, model: &RateModel, lambda: f64) {
-    let net = LifNetwork::from_rate(model, lambda, &ConversionOptions::default()).unwrap();
-    let task = GoNoGo::default();
-    let mut r = rng::from_seed(1);
-    let go = extend_stimulus(&task.trial_of_kind(0, &mut r).u, 1);
+    let (net, go) = go_trial(model, lambda);
     let opts = SimOptions::default();
     let mut k = 0u64;
     c.bench_function(name, |b| {
