@@ -165,7 +165,7 @@ def rows(p):
     with open(p) as f:
         r = list(csv.DictReader(f))
     for x in r:
-        x.pop("wall_seconds"); x.pop("cpu_seconds"); x.pop("threads")
+        x.pop("wall_seconds"); x.pop("cpu_seconds"); x.pop("threads"); x.pop("train_cached", None)
     return r
 a, b = rows(sys.argv[1]), rows(sys.argv[2])
 print(f"local: {len(a)} jobs, SLURM: {len(b)} jobs")
@@ -179,6 +179,6 @@ if a != b:
     sys.exit("SLURM results differ from the local runner's")
 if any(x["status"] != "ok" for x in a):
     sys.exit("a job failed")
-print("SLURM results equal the local runner's (every column but wall_seconds, cpu_seconds, threads)")
+print("SLURM results equal the local runner's (every column but wall_seconds, cpu_seconds, threads, train_cached)")
 PY
 say "slurm test passed (work files in $work)"

@@ -68,10 +68,30 @@ fn results(dir: &Path) -> Vec<serde_json::Value> {
                 "search_seconds",
                 "eval_seconds",
                 "threads",
+                "train_cached",
             ] {
                 v.as_object_mut().unwrap().remove(k);
             }
             v
+        })
+        .collect()
+}
+
+/// results.csv without the columns that depend on timing and on the
+/// training cache (wall_seconds, cpu_seconds, threads, train_cached).
+fn strip_times(p: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(p).unwrap();
+    let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let skip = ["wall_seconds", "cpu_seconds", "threads", "train_cached"]
+        .map(|k| head.iter().position(|h| *h == k).unwrap());
+    text.lines()
+        .map(|l| {
+            l.split(',')
+                .enumerate()
+                .filter(|(i, _)| !skip.contains(i))
+                .map(|(_, f)| f)
+                .collect::<Vec<_>>()
+                .join(",")
         })
         .collect()
 }
@@ -167,10 +187,10 @@ fn tasks_run_their_share_and_match_the_local_runner() {
     run(&spec, &local, 2, &Silent);
     sweep::prepare(&spec, &tasks, false).unwrap();
     for i in 0..2 {
-        let r = sweep::run_task(&tasks, i, 2, false, &Silent).unwrap();
+        let r = sweep::run_task(&tasks, (i, 2), false, false, &Silent).unwrap();
         assert_eq!(r.len(), 2);
     }
-    let e = sweep::run_task(&tasks, 2, 2, false, &Silent)
+    let e = sweep::run_task(&tasks, (2, 2), false, false, &Silent)
         .unwrap_err()
         .to_string();
     assert!(e.contains("index") && e.contains("0–1"), "{e}");
@@ -178,23 +198,7 @@ fn tasks_run_their_share_and_match_the_local_runner() {
     let c1 = sweep::collect(&local, &Silent).unwrap();
     let c2 = sweep::collect(&tasks, &Silent).unwrap();
     assert_eq!(c1.counts, (4, 0, 0));
-    let strip = |p: &Path| -> Vec<String> {
-        let text = std::fs::read_to_string(p).unwrap();
-        let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-        let skip = ["wall_seconds", "cpu_seconds", "threads"]
-            .map(|k| head.iter().position(|h| *h == k).unwrap());
-        text.lines()
-            .map(|l| {
-                l.split(',')
-                    .enumerate()
-                    .filter(|(i, _)| !skip.contains(i))
-                    .map(|(_, f)| f)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .collect()
-    };
-    assert_eq!(strip(&c1.csv), strip(&c2.csv));
+    assert_eq!(strip_times(&c1.csv), strip_times(&c2.csv));
     assert!(local
         .join("figures/spiking_accuracy_vs_net.n_by_seed.png")
         .exists());
@@ -215,6 +219,7 @@ fn slurm_scripts_name_the_array_the_task_command_and_the_dependency() {
         time: "00:10:00".into(),
         cpus: 2,
         partition: Some("short".into()),
+        no_train_cache: false,
     };
     let f = sweep::write_scripts(&spec, &dir, &o).unwrap();
     assert_eq!(f.tasks, 2);
@@ -229,10 +234,18 @@ fn slurm_scripts_name_the_array_the_task_command_and_the_dependency() {
     ] {
         assert!(a.contains(want), "{want}: {a}");
     }
+    assert!(!a.contains("--no-train-cache"), "{a}");
     let c = std::fs::read_to_string(&f.collect).unwrap();
     assert!(c.contains("sweep collect"), "{c}");
     let s = std::fs::read_to_string(&f.submit).unwrap();
     assert!(s.contains("--dependency=afterok:"), "{s}");
+    let off = SlurmOptions {
+        no_train_cache: true,
+        ..o
+    };
+    let f = sweep::write_scripts(&spec, &dir, &off).unwrap();
+    let a = std::fs::read_to_string(&f.array).unwrap();
+    assert!(a.contains("--threads 2 --no-train-cache"), "{a}");
 }
 
 #[test]
@@ -245,4 +258,140 @@ fn a_train_only_sweep_writes_models_and_rate_results() {
     run(&spec, &dir, 2, &Silent);
     let r = results(&dir);
     assert!(r[0]["rate_accuracy"].is_number() && r[0]["best_lambda"].is_null());
+}
+
+/// Two refractory periods × two seeds: jobs differ only in `[search]`.
+fn refractory_sweep() -> String {
+    TINY.replace(
+        "\"net.n\" = [10, 12]",
+        "\"search.refractory_ms\" = [2.0, 5.0]",
+    )
+    .replace("x = \"net.n\"", "x = \"search.refractory_ms\"")
+}
+
+fn run_opts(spec: &SweepSpec, dir: &Path, jobs: usize, no_cache: bool, obs: &dyn Observer) {
+    sweep::prepare(spec, dir, false).unwrap();
+    let o = LocalOptions {
+        jobs: Some(jobs),
+        no_train_cache: no_cache,
+        ..LocalOptions::default()
+    };
+    sweep::run_local(spec, dir, &o, obs).unwrap();
+}
+
+/// (train_cached, train_seconds, search.refractory_ms) of every job, in
+/// expansion order.
+fn cache_use(dir: &Path) -> Vec<(bool, f64, f64)> {
+    let spec = SweepSpec::load(&dir.join("sweep.toml")).unwrap();
+    spec.jobs()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            let p = dir.join("jobs").join(&j.id).join("result.json");
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+            (
+                v["train_cached"].as_bool().unwrap(),
+                v["train_seconds"].as_f64().unwrap(),
+                j.cfg.search.refractory_ms.unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join("trained"))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn jobs_that_differ_in_search_settings_share_trained_networks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = SweepSpec::load(&write(tmp.path(), "s.toml", &refractory_sweep())).unwrap();
+    let (cached, fresh, par) = (
+        tmp.path().join("cached"),
+        tmp.path().join("fresh"),
+        tmp.path().join("parallel"),
+    );
+    run_opts(&spec, &cached, 1, false, &Silent);
+    run_opts(&spec, &fresh, 2, true, &Silent);
+    run_opts(&spec, &par, 2, false, &Silent);
+    // One network per seed, no temporary entries; none without the cache.
+    let e = entries(&cached);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].starts_with("seed1-") && e[1].starts_with("seed2-"),
+        "{e:?}"
+    );
+    assert_eq!(entries(&par), e);
+    assert!(!fresh.join("trained").exists());
+    // One job at a time: the 2 ms jobs train, the 5 ms jobs reuse.
+    for (hit, secs, refr) in cache_use(&cached) {
+        assert_eq!(hit, refr == 5.0, "{refr}");
+        assert_eq!(hit, secs == 0.0, "{refr}: {secs}");
+    }
+    assert!(cache_use(&fresh).iter().all(|u| !u.0 && u.1 > 0.0));
+    // Identical results and model files either way.
+    assert_eq!(results(&cached), results(&fresh));
+    assert_eq!(results(&par), results(&fresh));
+    for j in spec.jobs().unwrap() {
+        let m = |d: &Path| std::fs::read(d.join("jobs").join(&j.id).join("model.mat")).unwrap();
+        assert!(m(&cached) == m(&fresh) && m(&par) == m(&fresh), "{}", j.id);
+    }
+    let (c1, c2) = (
+        sweep::collect(&cached, &Silent).unwrap(),
+        sweep::collect(&fresh, &Silent).unwrap(),
+    );
+    assert_eq!(strip_times(&c1.csv), strip_times(&c2.csv));
+    let csv = std::fs::read_to_string(&c1.csv).unwrap();
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = head.iter().position(|h| *h == "train_cached").unwrap();
+    let hits: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap())
+        .collect();
+    assert_eq!(hits.iter().filter(|h| **h == "1").count(), 2, "{csv}");
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_reported_and_retrained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = SweepSpec::load(&write(tmp.path(), "s.toml", &refractory_sweep())).unwrap();
+    let dir = tmp.path().join("out");
+    run_opts(&spec, &dir, 1, false, &Silent);
+    let first = results(&dir);
+    let e = entries(&dir);
+    let trained = dir.join("trained");
+    // Seed 1: a truncated model file; seed 2: a train.json of other settings.
+    std::fs::write(trained.join(&e[0]).join("model.mat"), b"MATLAB 5.0 half").unwrap();
+    let json = trained.join(&e[1]).join("train.json");
+    let text = std::fs::read_to_string(&json).unwrap();
+    std::fs::write(&json, text.replace("n_trials = 20", "n_trials = 21")).unwrap();
+    assert_ne!(std::fs::read_to_string(&json).unwrap(), text);
+    // Every job again.
+    std::fs::remove_dir_all(dir.join("jobs")).unwrap();
+    let w = Warnings::default();
+    run_opts(&spec, &dir, 1, false, &w);
+    let warnings = w.0.lock().unwrap().clone();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    for (warning, entry) in warnings.iter().zip(&e) {
+        assert!(
+            warning.contains("corrupt training cache entry") && warning.contains(entry.as_str()),
+            "{warning}"
+        );
+    }
+    // Retrained (not served from the bad entries), then reused, and repaired.
+    for (hit, _, refr) in cache_use(&dir) {
+        assert_eq!(hit, refr == 5.0, "{refr}");
+    }
+    assert_eq!(results(&dir), first);
+    assert_eq!(entries(&dir), e);
+    let key = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap()["key"].clone();
+    assert_eq!(key(&std::fs::read_to_string(&json).unwrap()), key(&text));
 }

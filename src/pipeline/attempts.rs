@@ -24,6 +24,17 @@ pub fn attempt_seed(seed: u64, k: usize) -> u64 {
     seed.wrapping_add(k as u64)
 }
 
+/// How an attempt gets its trained network from its configuration (with
+/// the attempt's seed) and task: [`train_network`] trains it; a sweep's
+/// training cache may load it instead (`crate::sweep::cache`). The result
+/// must be what [`train_network`] gives for the same arguments.
+pub type TrainFn<'a> = &'a dyn Fn(&RunConfig, &dyn Task, &dyn Observer) -> Result<TrainOutcome>;
+
+/// Train a fresh network on `task` by `cfg`'s `[net]`, `[train]` and seed.
+pub fn train_network(cfg: &RunConfig, task: &dyn Task, obs: &dyn Observer) -> Result<TrainOutcome> {
+    train::train(&cfg.net_config()?, &cfg.train_config()?, task, obs)
+}
+
 /// One trained and (usually) searched network.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -148,6 +159,19 @@ pub fn train_until_converts_with(
     paths: &RunPaths,
     after_each: &mut dyn FnMut(&[Attempt]) -> Result<()>,
 ) -> Result<Attempts> {
+    train_until_converts_using(cfg, obs, paths, &train_network, after_each)
+}
+
+/// [`train_until_converts_with`], each attempt's network coming from
+/// `train_fn` (called with the attempt's configuration, i.e. its seed) instead
+/// of [`train_network`].
+pub fn train_until_converts_using(
+    cfg: &RunConfig,
+    obs: &dyn Observer,
+    paths: &RunPaths,
+    train_fn: TrainFn,
+    after_each: &mut dyn FnMut(&[Attempt]) -> Result<()>,
+) -> Result<Attempts> {
     cfg.validate()?;
     let task = cfg.task()?;
     let spike_task = cfg.scoring_task()?;
@@ -165,7 +189,7 @@ pub fn train_until_converts_with(
             paths.attempt_model(k, seed)
         };
         let tasks = (task.as_ref(), spike_task.as_ref());
-        let a = run_attempt(&ck, tasks, k, last, &file, obs)?;
+        let a = run_attempt(&ck, tasks, (k, last), &file, train_fn, obs)?;
         let accepted = a.accepted;
         tried.push(a);
         after_each(&tried)?;
@@ -227,16 +251,17 @@ fn keep(tried: &[Attempt]) -> usize {
 /// accuracy, and search λ with trials scored by `tasks.1` unless the
 /// network is hopeless and this is not the `last` attempt: a failed
 /// stopping rule skips the search, a coarse grid far below the target
-/// skips the refinement.
+/// skips the refinement. `k` is the attempt's index; its network comes
+/// from `train_fn`.
 fn run_attempt(
     cfg: &RunConfig,
     tasks: (&dyn Task, &dyn Task),
-    k: usize,
-    last: bool,
+    (k, last): (usize, bool),
     file: &Path,
+    train_fn: TrainFn,
     obs: &dyn Observer,
 ) -> Result<Attempt> {
-    let mut a = train_attempt(cfg, tasks.0, k, file, obs)?;
+    let mut a = train_attempt(cfg, tasks.0, (k, file), train_fn, obs)?;
     if !a.train.success && !last {
         return Ok(a);
     }
@@ -267,12 +292,13 @@ fn run_attempt(
     Ok(a)
 }
 
-/// Train, save and rate-evaluate one network (step 1 of a run).
+/// Train (through `train_fn`), save to `file` and rate-evaluate the network
+/// of attempt `k` (step 1 of a run).
 fn train_attempt(
     cfg: &RunConfig,
     task: &dyn Task,
-    k: usize,
-    file: &Path,
+    (k, file): (usize, &Path),
+    train_fn: TrainFn,
     obs: &dyn Observer,
 ) -> Result<Attempt> {
     let say = |s: String| obs.event(&Event::Info(s));
@@ -288,7 +314,7 @@ fn train_attempt(
         cfg.seed
     ));
     let out = step("train", || {
-        let o = train::train(&cfg.net_config()?, &cfg.train_config()?, task, obs)?;
+        let o = train_fn(cfg, task, obs)?;
         if let Some(d) = file.parent() {
             std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
         }

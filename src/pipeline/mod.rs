@@ -28,7 +28,8 @@ use crate::spiking::search::{self, EvalResult, SearchResult};
 
 pub use crate::report::figures::{make_figures, plot_simulation, Figures};
 pub use attempts::{
-    attempt_seed, train_until_converts, train_until_converts_with, Attempt, Attempts, TAG_RATE_EVAL,
+    attempt_seed, train_network, train_until_converts, train_until_converts_using,
+    train_until_converts_with, Attempt, Attempts, TrainFn, TAG_RATE_EVAL,
 };
 pub use metrics::{AttemptMetrics, AttemptSearchMetrics, EvalMetrics, KeptMetrics, RunMetrics};
 

@@ -15,7 +15,7 @@ use super::local::load_dir;
 use super::spec::{Job, PlotSpec, SweepSpec};
 
 /// The metric columns of results.csv, in order.
-pub const METRICS: [&str; 15] = [
+pub const METRICS: [&str; 16] = [
     "train_trials",
     "train_success",
     "rate_accuracy",
@@ -28,6 +28,7 @@ pub const METRICS: [&str; 15] = [
     "inh_hz",
     "networks",
     "seed_used",
+    "train_cached",
     "wall_seconds",
     "cpu_seconds",
     "threads",
@@ -77,6 +78,7 @@ impl Row {
             "inh_hz" => r.inh_hz,
             "networks" => Some(r.networks as f64),
             "seed_used" => r.seed_used.map(|s| s as f64),
+            "train_cached" => Some(f64::from(u8::from(r.train_cached))),
             "wall_seconds" => Some(r.wall_seconds),
             "cpu_seconds" => r.cpu_seconds,
             "threads" => Some(r.threads as f64),

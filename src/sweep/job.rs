@@ -1,26 +1,35 @@
 //! One job of a sweep: its steps through the library's pipeline functions
-//! (train → save → λ search as [`train_until_converts`] does them, then the
+//! (train → save → λ search as
+//! [`train_until_converts`](crate::pipeline::train_until_converts) does them, then the
 //! evaluation at the chosen λ), written whole into `DIR/jobs/<id>/`
 //! (`model.mat`, `result.json`) or not at all.
 //!
 //! The job works in `DIR/jobs/.<id>.tmp-<host>-<pid>` and renames it to
 //! `DIR/jobs/<id>` when complete; a killed job leaves only its temporary
 //! directory, which the next run removes and redoes.
+//!
+//! Its rate networks come from the sweep's training cache
+//! ([`super::cache`]) when one is given: trained once per training key,
+//! then loaded by every job with the same key.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::io::{model_file, write_atomic};
 use crate::observe::{Event, Observer};
-use crate::pipeline::{train_until_converts, RunPaths};
-use crate::rate::train;
+use crate::pipeline::{train_network, train_until_converts_using, RunPaths};
+use crate::rate::train::{self, TrainOutcome};
 use crate::spiking::readout::SpikingReadout;
 use crate::spiking::search;
+use crate::task::Task;
 
+use super::cache::TrainCache;
 use super::spec::{axes_json, Job, SweepSpec};
 
 /// `result.json` of a job.
@@ -57,8 +66,13 @@ pub struct JobResult {
     pub inh_hz: Option<f64>,
     /// Networks trained (attempts).
     pub networks: usize,
-    /// Training time of the kept network (s).
+    /// Training time of the kept network (s; 0 when it came from the
+    /// training cache).
     pub train_seconds: f64,
+    /// Whether the kept network came from the sweep's training cache
+    /// (`DIR/trained/`) instead of being trained by this job.
+    #[serde(default)]
+    pub train_cached: bool,
     /// Search time (s).
     pub search_seconds: f64,
     /// Evaluation time (s).
@@ -93,6 +107,7 @@ impl JobResult {
             inh_hz: None,
             networks: 0,
             train_seconds: 0.0,
+            train_cached: false,
             search_seconds: 0.0,
             eval_seconds: 0.0,
             wall_seconds: 0.0,
@@ -270,13 +285,14 @@ impl Observer for JobObserver<'_> {
 
 /// Run `job` of `spec` on the current rayon pool into its temporary
 /// directory, write result.json there, and rename it to `DIR/jobs/<id>`.
-/// A failing job is finished too (`status = "failed"`, no model kept); a
+/// Its networks come from `cache` when given (else they are trained). A
+/// failing job is finished too (`status = "failed"`, no model kept); a
 /// cancelled one leaves nothing and returns [`Error::Interrupted`].
 pub fn run_job(
     spec: &SweepSpec,
     job: &Job,
     jobs: &JobsDir,
-    threads: usize,
+    (threads, cache): (usize, Option<&TrainCache>),
     obs: &dyn Observer,
 ) -> Result<JobResult> {
     let tmp = jobs.tmp(&job.id);
@@ -291,7 +307,11 @@ pub fn run_job(
         inner: obs,
     };
     let mut r = JobResult::empty(job, threads);
-    if let Err(e) = steps(spec, job, &tmp, &o, &mut r) {
+    let nets = Networks {
+        cache,
+        cached: RefCell::new(Vec::new()),
+    };
+    if let Err(e) = steps(spec, job, (&tmp, &nets), &o, &mut r) {
         if matches!(e, Error::Interrupted) {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e);
@@ -328,11 +348,38 @@ fn thread_cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-/// The job's steps, filling `r`.
+/// Where a job's rate networks come from: the training cache, or training.
+struct Networks<'a> {
+    cache: Option<&'a TrainCache>,
+    /// Seeds whose network came from the cache.
+    cached: RefCell<Vec<u64>>,
+}
+
+impl Networks<'_> {
+    /// The network of `cfg` (with its attempt's seed) on `task`, as
+    /// [`train_network`] gives it.
+    fn get(&self, cfg: &RunConfig, task: &dyn Task, obs: &dyn Observer) -> Result<TrainOutcome> {
+        let Some(cache) = self.cache else {
+            return train_network(cfg, task, obs);
+        };
+        let (o, hit) = cache.get_or_train(cfg, task, obs)?;
+        if hit {
+            self.cached.borrow_mut().push(cfg.seed);
+        }
+        Ok(o)
+    }
+
+    /// Whether the network of `seed` came from the cache.
+    fn was_cached(&self, seed: u64) -> bool {
+        self.cached.borrow().contains(&seed)
+    }
+}
+
+/// The job's steps in `dir`, its networks from `nets`, filling `r`.
 fn steps(
     spec: &SweepSpec,
     job: &Job,
-    dir: &Path,
+    (dir, nets): (&Path, &Networks),
     obs: &dyn Observer,
     r: &mut JobResult,
 ) -> Result<()> {
@@ -341,23 +388,10 @@ fn steps(
         dir: dir.to_path_buf(),
     };
     if !spec.runs("search") {
-        let task = cfg.task()?;
-        let o = train::train(&cfg.net_config()?, &cfg.train_config()?, task.as_ref(), obs)?;
-        model_file::save_model(&paths.model(), &o.model)?;
-        let (_, acc) = train::evaluate_rate(
-            &o.model,
-            task.as_ref(),
-            cfg.train_config()?.loss,
-            cfg.eval.trials,
-            cfg.seed,
-            crate::pipeline::TAG_RATE_EVAL,
-        );
-        (r.seed_used, r.train_trials, r.train_success) =
-            (Some(cfg.seed), Some(o.trials), Some(o.success));
-        (r.rate_accuracy, r.train_seconds, r.networks) = (Some(acc), o.seconds, 1);
-        return Ok(());
+        return train_only(cfg, &paths, nets, obs, r);
     }
-    let a = train_until_converts(cfg, obs, &paths)?;
+    let get = |c: &RunConfig, t: &dyn Task, o: &dyn Observer| nets.get(c, t, o);
+    let a = train_until_converts_using(cfg, obs, &paths, &get, &mut |_| Ok(()))?;
     let kept = a.kept();
     let sr = kept.search.clone().expect("the kept attempt was searched");
     r.seed_used = Some(kept.cfg.seed);
@@ -365,6 +399,7 @@ fn steps(
     r.train_success = Some(kept.train.success);
     r.rate_accuracy = Some(kept.rate_accuracy);
     r.train_seconds = kept.train.seconds;
+    r.train_cached = nets.was_cached(kept.cfg.seed);
     r.networks = a.tried.len();
     r.best_lambda = Some(sr.best_lambda);
     r.search_accuracy = Some(sr.best_accuracy);
@@ -390,9 +425,52 @@ fn steps(
     Ok(())
 }
 
+/// A train-only job: the network of `cfg` (from `nets`) saved to
+/// `paths.model()` and scored on `eval.trials` fresh rate trials.
+fn train_only(
+    cfg: &RunConfig,
+    paths: &RunPaths,
+    nets: &Networks,
+    obs: &dyn Observer,
+    r: &mut JobResult,
+) -> Result<()> {
+    let task = cfg.task()?;
+    let o = nets.get(cfg, task.as_ref(), obs)?;
+    model_file::save_model(&paths.model(), &o.model)?;
+    let (_, acc) = train::evaluate_rate(
+        &o.model,
+        task.as_ref(),
+        cfg.train_config()?.loss,
+        cfg.eval.trials,
+        cfg.seed,
+        crate::pipeline::TAG_RATE_EVAL,
+    );
+    (r.seed_used, r.train_trials, r.train_success) =
+        (Some(cfg.seed), Some(o.trials), Some(o.success));
+    (r.rate_accuracy, r.train_seconds, r.networks) = (Some(acc), o.seconds, 1);
+    r.train_cached = nets.was_cached(cfg.seed);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::process_alive;
+    use super::{process_alive, JobResult};
+
+    /// A result.json written before `train_cached` existed still loads
+    /// (as not cached); a current one keeps the flag.
+    #[test]
+    fn old_results_without_train_cached_load() {
+        let spec =
+            super::SweepSpec::parse("[net]\nn = 10\n[axes]\nseed = [1]\n", "s.toml".as_ref())
+                .unwrap();
+        let job = &spec.jobs().unwrap()[0];
+        let mut r = JobResult::empty(job, 1);
+        r.train_cached = true;
+        let mut v = serde_json::to_value(&r).unwrap();
+        assert_eq!(serde_json::from_value::<JobResult>(v.clone()).unwrap(), r);
+        v.as_object_mut().unwrap().remove("train_cached");
+        assert!(!serde_json::from_value::<JobResult>(v).unwrap().train_cached);
+    }
 
     /// A running process is alive; an exited, not yet reaped child (a
     /// zombie, what `kill -9` of a sweep leaves for a moment) and a pid

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::io::write_atomic;
 use crate::observe::{Event, Observer};
 
+use super::cache::TrainCache;
 use super::job::{clear_dead_here, clear_stale, job_state, run_job, JobResult, JobState, JobsDir};
 use super::spec::{Job, SweepSpec};
 
@@ -102,6 +103,20 @@ pub struct LocalOptions {
     pub threads: Option<usize>,
     /// Run failed jobs again.
     pub retry_failed: bool,
+    /// Train every job's networks itself instead of sharing them through
+    /// the training cache `DIR/trained/` ([`super::cache`]).
+    pub no_train_cache: bool,
+}
+
+/// The training cache of sweep directory `dir` unless `off`, its temporary
+/// entries left by dead processes on this machine removed.
+pub fn train_cache(dir: &Path, off: bool) -> Result<Option<TrainCache>> {
+    if off {
+        return Ok(None);
+    }
+    let cache = TrainCache::of(dir);
+    clear_dead_here(&JobsDir(cache.dir.clone()))?;
+    Ok(Some(cache))
 }
 
 /// What a local run did.
@@ -170,6 +185,7 @@ pub fn run_local(
     let jobs = JobsDir::of(dir);
     let all = spec.jobs()?;
     let (todo, done0, failed0) = pending(&jobs, &all, opts.retry_failed, obs)?;
+    let cache = train_cache(dir, opts.no_train_cache)?;
     let threads = opts.threads.unwrap_or(spec.threads).max(1);
     let parallel = opts
         .jobs
@@ -189,7 +205,10 @@ pub fn run_local(
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..parallel {
-            s.spawn(|| worker(spec, &todo, &next, &jobs, threads, &state, obs));
+            s.spawn(|| {
+                let run = |job: &Job| run_job(spec, job, &jobs, (threads, cache.as_ref()), obs);
+                worker(&todo, &next, &run, threads, &state, obs)
+            });
         }
     });
     let st = state.into_inner().unwrap();
@@ -238,13 +257,13 @@ impl Progress {
     }
 }
 
-/// One worker: its own rayon pool; takes jobs until none is left, an error
-/// occurred or the run is cancelled.
+/// One worker: its own rayon pool of `threads` threads, in which it runs
+/// jobs with `run` until none is left, an error occurred or the run is
+/// cancelled.
 fn worker(
-    spec: &SweepSpec,
     todo: &[Job],
     next: &AtomicUsize,
-    jobs: &JobsDir,
+    run: &(dyn Fn(&Job) -> Result<JobResult> + Sync),
     threads: usize,
     state: &Mutex<Progress>,
     obs: &dyn Observer,
@@ -267,7 +286,7 @@ fn worker(
             st.running += 1;
             obs.event(&st.event());
         }
-        let r: Result<JobResult> = pool.install(|| run_job(spec, job, jobs, threads, obs));
+        let r: Result<JobResult> = pool.install(|| run(job));
         let mut st = state.lock().unwrap();
         st.running -= 1;
         match r {
@@ -293,12 +312,14 @@ fn worker(
 /// (or a PBS/LSF array element, or one GNU parallel slot) does. Finished
 /// jobs are skipped; temporary directories of these jobs left by other
 /// hosts or by dead processes here are removed first (a job that a live
-/// process on this machine is running is skipped). Returns the results.
+/// process on this machine is running is skipped). Networks are shared
+/// through the training cache `DIR/trained/` unless `no_train_cache`.
+/// Returns the results.
 pub fn run_task(
     dir: &Path,
-    index: usize,
-    per_task: usize,
+    (index, per_task): (usize, usize),
     retry_failed: bool,
+    no_train_cache: bool,
     obs: &dyn Observer,
 ) -> Result<Vec<JobResult>> {
     let spec = load_dir(dir)?;
@@ -316,6 +337,7 @@ pub fn run_task(
         ));
     }
     let jobs = JobsDir::of(dir);
+    let cache = train_cache(dir, no_train_cache)?;
     let threads = rayon::current_num_threads();
     let mut out = Vec::new();
     for job in all.iter().skip(index * per_task).take(per_task) {
@@ -337,7 +359,7 @@ pub fn run_task(
                     job.id,
                     super::spec::describe(&job.axes)
                 )));
-                let r = run_job(&spec, job, &jobs, threads, obs)?;
+                let r = run_job(&spec, job, &jobs, (threads, cache.as_ref()), obs)?;
                 obs.event(&Event::Info(format!(
                     "job {}: {} in {:.1} s",
                     job.id, r.status, r.wall_seconds

@@ -25,6 +25,9 @@ pub struct SlurmOptions {
     pub cpus: usize,
     /// Partition (`--partition`), if any.
     pub partition: Option<String>,
+    /// The tasks run `sweep-task --no-train-cache` (every job trains its
+    /// own networks instead of sharing them through `DIR/trained/`).
+    pub no_train_cache: bool,
 }
 
 /// The files written and the size of the array.
@@ -70,12 +73,17 @@ pub fn write_scripts(spec: &SweepSpec, dir: &Path, o: &SlurmOptions) -> Result<S
     };
     let (exe, d) = (quote(&o.exe), quote(&dir));
     let array = format!(
-        "{}#SBATCH --array=0-{}{limit}\n# Sweep '{}': {n} jobs, {per} per task.\nexport RAYON_NUM_THREADS={}\nexec {exe} sweep-task {d} --index \"$SLURM_ARRAY_TASK_ID\" --jobs-per-task {per} --threads {}\n",
+        "{}#SBATCH --array=0-{}{limit}\n# Sweep '{}': {n} jobs, {per} per task.\nexport RAYON_NUM_THREADS={}\nexec {exe} sweep-task {d} --index \"$SLURM_ARRAY_TASK_ID\" --jobs-per-task {per} --threads {}{}\n",
         head("spikernn-sweep", "task-%A_%a.out"),
         tasks.saturating_sub(1),
         spec.name,
         o.cpus,
-        o.cpus
+        o.cpus,
+        if o.no_train_cache {
+            " --no-train-cache"
+        } else {
+            ""
+        }
     );
     let collect = format!(
         "{}exec {exe} sweep collect {d}\n",

@@ -494,7 +494,7 @@ fn sanitize(s: &str, max: usize) -> String {
 }
 
 /// 64-bit FNV-1a: a fixed, platform-independent hash.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

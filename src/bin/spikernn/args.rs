@@ -295,6 +295,11 @@ pub struct SweepArgs {
     /// Run jobs that failed before again.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Every job trains its own networks: no sharing of trained networks
+    /// between jobs with the same task, [net], [train] and seed through
+    /// DIR/trained/ (with --slurm: the tasks get the flag too).
+    #[arg(long)]
+    pub no_train_cache: bool,
     /// Do not run here: write DIR/sweep.sbatch (a SLURM job array),
     /// DIR/collect.sbatch and DIR/submit.sh.
     #[arg(long)]
@@ -344,4 +349,7 @@ pub struct SweepTaskArgs {
     /// Run jobs that failed before again.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Every job trains its own networks (no DIR/trained/ cache).
+    #[arg(long)]
+    pub no_train_cache: bool,
 }

@@ -32,6 +32,7 @@ pub fn cmd_sweep(a: &SweepArgs, quiet: bool) -> Result<()> {
         jobs: a.jobs,
         threads: a.threads,
         retry_failed: a.retry_failed,
+        no_train_cache: a.no_train_cache,
     };
     let s = sweep::run_local(&spec, dir, &opts, &obs);
     if !quiet {
@@ -60,6 +61,7 @@ fn slurm(a: &SweepArgs, spec: &SweepSpec, dir: &std::path::Path) -> Result<()> {
         time: a.time.clone(),
         cpus: a.cpus,
         partition: a.partition.clone(),
+        no_train_cache: a.no_train_cache,
     };
     let f = sweep::write_scripts(spec, dir, &o)?;
     println!(
@@ -102,7 +104,13 @@ pub fn cmd_sweep_task(a: &SweepTaskArgs, quiet: bool) -> Result<()> {
             .context("--threads")?;
     }
     let obs = progress::Cli::new(quiet);
-    let rs = sweep::run_task(&a.dir, a.index, a.jobs_per_task, a.retry_failed, &obs)?;
+    let rs = sweep::run_task(
+        &a.dir,
+        (a.index, a.jobs_per_task),
+        a.retry_failed,
+        a.no_train_cache,
+        &obs,
+    )?;
     let failed = rs.iter().filter(|r| !r.ok()).count();
     println!("task {}: {} job(s), {} failed", a.index, rs.len(), failed);
     Ok(())
