@@ -395,3 +395,32 @@ fn a_corrupt_cache_entry_is_reported_and_retrained() {
     let key = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap()["key"].clone();
     assert_eq!(key(&std::fs::read_to_string(&json).unwrap()), key(&text));
 }
+
+/// report.md of a half-finished sweep: a plot without `by` has no empty
+/// first column, and points and groups without values print "–", not NaN.
+#[test]
+fn report_tables_without_by_and_without_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!("{TINY}[[plot]]\ny = \"rate_accuracy\"\nx = \"net.n\"\n");
+    let spec = SweepSpec::load(&write(tmp.path(), "s.toml", &text)).unwrap();
+    let dir = tmp.path().join("out");
+    sweep::prepare(&spec, &dir, false).unwrap();
+    // Only the N = 10 jobs (the first two).
+    sweep::run_task(&dir, (0, 2), false, false, &Silent).unwrap();
+    let c = sweep::collect(&dir, &Silent).unwrap();
+    assert_eq!(c.counts, (2, 0, 2));
+    let md = std::fs::read_to_string(&c.report).unwrap();
+    assert!(!md.contains("NaN"), "{md}");
+    let section = md.split("## rate_accuracy vs net.n").nth(1).unwrap();
+    let table: Vec<&str> = section.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(table[0], "| net.n | n | mean ± sd | ≥ 0.95 |", "{md}");
+    assert_eq!(table[1], "|---|---|---|---|", "{md}");
+    assert!(table[2].starts_with("| 10 | 2 | "), "{md}");
+    assert_eq!(table[3], "| 12 | 0 | – | 0/0 |", "{md}");
+    // With `by`: the by value first.
+    let by = md.split("## spiking_accuracy vs net.n").nth(1).unwrap();
+    assert!(by.contains("| seed | net.n | n |") && by.contains("| 2 | 12 | 0 | – |"), "{md}");
+    // Job time of the missing jobs' group.
+    assert!(md.contains("| 12 | 0 | – | – |"), "{md}");
+    assert!(md.contains("Job time summed:"), "{md}");
+}

@@ -253,33 +253,51 @@ pub fn aggregate(rows: &[Row], p: &PlotSpec, target: f64) -> Vec<CurveSeries> {
     out
 }
 
+/// The markdown of one plot: its figure and a table with a row per point
+/// (the `by` value first when the plot has `by`; "–" for a point without
+/// values).
 fn plot_section(p: &PlotSpec, stem: &str, groups: &[CurveSeries], target: Option<f64>) -> String {
     let mut s = format!("## {} vs {}\n\n![{stem}](figures/{stem}.png)\n\n", p.y, p.x);
     if p.trained_only {
         s.push_str("Only networks that met the rate stopping rule.\n\n");
     }
-    let by = p.by.as_deref().unwrap_or("");
-    let head = target.map_or("".into(), |t| format!(" ≥ {t} |"));
+    let by = p.by.as_deref().map(|b| format!("| {b} ")).unwrap_or_default();
+    let by_rule = if p.by.is_some() { "|---" } else { "" };
+    let (head, rule) = match target {
+        Some(t) => (format!(" ≥ {t} |"), "---|"),
+        None => (String::new(), ""),
+    };
     let _ = writeln!(
         s,
-        "| {by} | {} | n | mean ± sd |{head}\n|---|---|---|---|{}",
-        p.x,
-        if target.is_some() { "---|" } else { "" }
+        "{by}| {} | n | mean ± sd |{head}\n{by_rule}|---|---|---|{rule}",
+        p.x
     );
     for g in groups {
-        let gl = g.label.split(" = ").nth(1).unwrap_or("");
+        let gl = match &p.by {
+            Some(_) => format!("| {} ", g.label.split(" = ").nth(1).unwrap_or("")),
+            None => String::new(),
+        };
         for q in &g.points {
-            let stat = if q.n == 0 {
+            let stat = if q.n == 0 || !q.mean.is_finite() {
                 "–".to_string()
             } else {
                 format!("{:.3} ± {:.3}", q.mean, q.sd)
             };
             let ok = target.map_or("".into(), |_| format!(" {}/{} |", q.n_ok, q.n));
-            let _ = writeln!(s, "| {gl} | {} | {} | {stat} |{ok}", q.label, q.n);
+            let _ = writeln!(s, "{gl}| {} | {} | {stat} |{ok}", q.label, q.n);
         }
     }
     s.push('\n');
     s
+}
+
+/// `mean ± sd` of `v` with `digits` decimals, "–" without values.
+fn mean_sd_text(v: &[f64], digits: usize) -> String {
+    if v.is_empty() {
+        return "–".into();
+    }
+    let (m, sd) = mean_sd(v);
+    format!("{m:.digits$} ± {sd:.digits$}")
 }
 
 fn report_md(spec: &SweepSpec, rows: &[Row], counts: (usize, usize, usize), plots: &str) -> String {
@@ -290,14 +308,18 @@ fn report_md(spec: &SweepSpec, rows: &[Row], counts: (usize, usize, usize), plot
         .collect();
     let _ = writeln!(
         s,
-        "{} jobs: {} ok, {} failed, {} missing. Steps: {}. Job time summed: {} (mean {:.1} s per job).\n",
+        "{} jobs: {} ok, {} failed, {} missing. Steps: {}. Job time summed: {} (mean {} s per job).\n",
         rows.len(),
         counts.0,
         counts.1,
         counts.2,
         super::spec::STEPS[..spec.steps].join(" → "),
         hms(walls.iter().sum()),
-        mean_sd(&walls).0
+        if walls.is_empty() {
+            "–".to_string()
+        } else {
+            format!("{:.1}", mean_sd(&walls).0)
+        }
     );
     s.push_str(plots);
     for a in &spec.axes {
@@ -319,13 +341,8 @@ fn report_md(spec: &SweepSpec, rows: &[Row], counts: (usize, usize, usize), plot
             e.2.extend(r.metric("cpu_seconds"));
         }
         for (v, w, c) in by.values() {
-            let ((m, sd), (cm, csd)) = (mean_sd(w), mean_sd(c));
-            let cpu = if c.is_empty() {
-                "–".to_string()
-            } else {
-                format!("{cm:.1} ± {csd:.1}")
-            };
-            let _ = writeln!(s, "| {v} | {} | {m:.1} ± {sd:.1} | {cpu} |", w.len());
+            let (wall, cpu) = (mean_sd_text(w, 1), mean_sd_text(c, 1));
+            let _ = writeln!(s, "| {v} | {} | {wall} | {cpu} |", w.len());
         }
         s.push('\n');
     }
