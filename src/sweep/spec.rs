@@ -156,7 +156,8 @@ impl SweepSpec {
             .parse()
             .map_err(|e: toml::de::Error| crate::config::toml_error(&e, text, path))?;
         let sweep: SweepTable = match table.remove("sweep") {
-            Some(v) => v.try_into().map_err(|e| err(format!("[sweep]: {e}")))?,
+            Some(v) => v.try_into()
+                .map_err(|e| err(format!("[sweep]: {}", patch_error(&e, None))))?,
             None => SweepTable::default(),
         };
         let axes_table = match table.remove("axes") {
@@ -165,13 +166,14 @@ impl SweepSpec {
             None => Table::new(),
         };
         let plots: Vec<PlotSpec> = match table.remove("plot") {
-            Some(v) => v.try_into().map_err(|e| err(format!("[[plot]]: {e}")))?,
+            Some(v) => v.try_into()
+                .map_err(|e| err(format!("[[plot]]: {}", patch_error(&e, None))))?,
             None => Vec::new(),
         };
         // The base alone must be a valid run configuration patch.
         Value::Table(table.clone())
             .try_into::<RunPatch>()
-            .map_err(|e| err(format!("base configuration: {e}")))?;
+            .map_err(|e| err(format!("base configuration: {}", patch_error(&e, None))))?;
         let steps = parse_steps(sweep.steps.as_deref()).map_err(err)?;
         let threads = sweep.threads.unwrap_or(1);
         if threads == 0 {
@@ -288,7 +290,7 @@ impl SweepSpec {
         let bad = |msg: String| config_error(&self.path, &self.text, None, msg);
         let patch: RunPatch = Value::Table(t)
             .try_into()
-            .map_err(|e| bad(format!("job {what}: {e}")))?;
+            .map_err(|e| bad(format!("job {what}: {}", patch_error(&e, None))))?;
         let task = patch.task.as_deref().unwrap_or("go-nogo");
         let mut cfg = RunConfig::for_run(task).map_err(|e| bad(format!("job {what}: {e}")))?;
         patch.apply(&mut cfg);
@@ -357,11 +359,32 @@ fn flatten_axes(
             set_dotted(&mut t, &key, v.clone());
             Value::Table(t)
                 .try_into::<RunPatch>()
-                .map_err(|e| bad(format!("axis `{key}`, value {v}: {e}")))?;
+                .map_err(|e| {
+                    let e = patch_error(&e, Some(&key));
+                    bad(format!("axis `{key}`, value {v}: {e}"))
+                })?;
         }
         out.push(Axis { key, values });
     }
     Ok(())
+}
+
+/// A TOML patch error `e` on one line: its message, after the key it names
+/// (toml puts that on a second line, "in `net.n`") unless the caller names
+/// `known` (that key or one inside it) already.
+fn patch_error(e: &toml::de::Error, known: Option<&str>) -> String {
+    let text = e.to_string();
+    let key = text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("in `")
+            .and_then(|k| k.strip_suffix('`'))
+    });
+    let msg = e.message().trim().replace('\n', " ");
+    let named = |k: &str| known.is_some_and(|n| n == k || n.starts_with(&format!("{k}.")));
+    match key {
+        Some(k) if !named(k) => format!("`{k}`: {msg}"),
+        _ => msg,
+    }
 }
 
 /// `"A..B"`: the integers A to B inclusive.
@@ -609,7 +632,20 @@ mod tests {
         for (axes, key) in cases {
             let e = spec(&format!("{TINY}{axes}")).unwrap_err().to_string();
             assert!(e.contains("s.toml") && e.contains(key), "{axes}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
         }
+        let e = spec(&format!("{TINY}[axes]\n\"net.n\" = [\"many\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "s.toml, line 6: axis `net.n`, value \"many\": invalid type: string \"many\", expected usize"
+        );
+        let e = spec("[net]\nn = \"x\"\n").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "s.toml: base configuration: `net.n`: invalid type: string \"x\", expected usize"
+        );
         let e = spec(&format!(
             "{TINY}[axes]\n\"net.n\" = [10]\n[train]\nlr = 0.0\n"
         ));
