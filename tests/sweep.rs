@@ -419,7 +419,10 @@ fn report_tables_without_by_and_without_values() {
     assert_eq!(table[3], "| 12 | 0 | – | 0/0 |", "{md}");
     // With `by`: the by value first.
     let by = md.split("## spiking_accuracy vs net.n").nth(1).unwrap();
-    assert!(by.contains("| seed | net.n | n |") && by.contains("| 2 | 12 | 0 | – |"), "{md}");
+    assert!(
+        by.contains("| seed | net.n | n |") && by.contains("| 2 | 12 | 0 | – |"),
+        "{md}"
+    );
     // Job time of the missing jobs' group.
     assert!(md.contains("| 12 | 0 | – | – |"), "{md}");
     assert!(md.contains("Job time summed:"), "{md}");

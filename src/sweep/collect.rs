@@ -261,7 +261,10 @@ fn plot_section(p: &PlotSpec, stem: &str, groups: &[CurveSeries], target: Option
     if p.trained_only {
         s.push_str("Only networks that met the rate stopping rule.\n\n");
     }
-    let by = p.by.as_deref().map(|b| format!("| {b} ")).unwrap_or_default();
+    let by =
+        p.by.as_deref()
+            .map(|b| format!("| {b} "))
+            .unwrap_or_default();
     let by_rule = if p.by.is_some() { "|---" } else { "" };
     let (head, rule) = match target {
         Some(t) => (format!(" ≥ {t} |"), "---|"),

@@ -156,7 +156,8 @@ impl SweepSpec {
             .parse()
             .map_err(|e: toml::de::Error| crate::config::toml_error(&e, text, path))?;
         let sweep: SweepTable = match table.remove("sweep") {
-            Some(v) => v.try_into()
+            Some(v) => v
+                .try_into()
                 .map_err(|e| err(format!("[sweep]: {}", patch_error(&e, None))))?,
             None => SweepTable::default(),
         };
@@ -166,7 +167,8 @@ impl SweepSpec {
             None => Table::new(),
         };
         let plots: Vec<PlotSpec> = match table.remove("plot") {
-            Some(v) => v.try_into()
+            Some(v) => v
+                .try_into()
                 .map_err(|e| err(format!("[[plot]]: {}", patch_error(&e, None))))?,
             None => Vec::new(),
         };
@@ -357,12 +359,10 @@ fn flatten_axes(
         for v in &values {
             let mut t = Table::new();
             set_dotted(&mut t, &key, v.clone());
-            Value::Table(t)
-                .try_into::<RunPatch>()
-                .map_err(|e| {
-                    let e = patch_error(&e, Some(&key));
-                    bad(format!("axis `{key}`, value {v}: {e}"))
-                })?;
+            Value::Table(t).try_into::<RunPatch>().map_err(|e| {
+                let e = patch_error(&e, Some(&key));
+                bad(format!("axis `{key}`, value {v}: {e}"))
+            })?;
         }
         out.push(Axis { key, values });
     }
