@@ -3,7 +3,7 @@
 //! what `spikernn config --task T` prints, what `spikernn run --config F`
 //! reads (TOML), and what a run directory keeps as `config.toml`.
 //!
-//! Every parameter is defined once, in [`section`]: its type, its default
+//! Every parameter is defined once, in `config::section`: its type, its default
 //! and its doc. The command-line flags ([`NetFlags`], [`TrainFlags`],
 //! [`SearchFlags`], [`SpikeFlags`], [`EvalFlags`]) and a partial TOML file
 //! ([`RunPatch`]) are generated from that definition. Precedence: flags
@@ -175,7 +175,7 @@ pub fn parse_name<T: DeserializeOwned>(key: &str, s: &str) -> Result<T> {
 
 impl RunConfig {
     /// Defaults for `task`: the library's defaults (each defined once, in
-    /// [`section`]) with the paper's per-task settings (N = 250 for Mante,
+    /// `config::section`) with the paper's per-task settings (N = 250 for Mante,
     /// 10 000 training trials for XOR and Mante; for DMS (Kim & Sejnowski
     /// 2021) taus 4–25 rate steps (20–125 ms) and 20 000 training trials)
     /// and the conversion that measured best per task (docs/conversion.md,

@@ -26,7 +26,7 @@ pub struct EvalOptions {
     pub seed: u64,
     /// Down-sampling factor d of the simulation.
     pub downsample: usize,
-    /// As [`SearchOptions::window_start_override`].
+    /// As [`crate::spiking::search::SearchOptions::window_start_override`].
     pub window_start_override: Option<usize>,
     /// Conversion options.
     pub conversion: ConversionOptions,

@@ -7,7 +7,7 @@
 //!   settings (`DIR/trained/<key>/`);
 //! - [`local`] — the sweep directory and the local runner (resumable);
 //! - [`slurm`] — the SLURM job array and its collect job;
-//! - [`collect`] — results.csv, figures and report.md.
+//! - [`collect`](mod@collect) — results.csv, figures and report.md.
 
 pub mod cache;
 pub mod collect;

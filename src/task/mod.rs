@@ -11,7 +11,7 @@
 //! search offers a window override to reproduce it.)
 //!
 //! Add a task outside the crate by implementing [`Task`], or without Rust
-//! by a task file ([`file`]).
+//! by a task file ([`file`](mod@file)).
 
 use ndarray::Array2;
 use rand::{Rng, RngCore};
