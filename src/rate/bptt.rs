@@ -31,7 +31,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::rate::network::REC_NOISE_SD;
-use crate::rate::wgrad::{outer_sum_live, LiveBlocks};
 use crate::rate::RateModel;
 use crate::task::Trial;
 
@@ -149,9 +148,6 @@ pub struct Prepared {
     /// under Dale's principle only w_ij > 0 (relu' = 0 elsewhere); `None`
     /// without Dale's principle (every entry).
     live: Option<Vec<u32>>,
-    /// The 4-wide column blocks of w holding a live entry (Dale only): the
-    /// entries of ∂L/∂W_eff [`recurrent_weight_grad`] computes.
-    blocks: Option<LiveBlocks>,
     /// τ_i (rate steps).
     pub tau: Array1<f64>,
     /// 1 − 1/τ_i.
@@ -182,7 +178,6 @@ impl Prepared {
             w_eff_t: Array2::zeros(if single { (0, 0) } else { (n, n) }),
             single: single.then(|| (vec![0.0; n * n], vec![0.0; n * n])),
             live: None,
-            blocks: None,
             tau: Array1::zeros(n),
             alpha: Array1::zeros(n),
             beta: Array1::zeros(n),
@@ -216,13 +211,8 @@ impl Prepared {
                 len += (v > 0.0) as usize;
             }
             live.truncate(len);
-            match &mut self.blocks {
-                Some(b) => b.refresh(w),
-                None => self.blocks = Some(LiveBlocks::of_positive(w, model.n())),
-            }
         } else {
             self.live = None;
-            self.blocks = None;
         }
         match &mut self.single {
             Some((w32, wt32)) => {
@@ -618,16 +608,7 @@ fn recurrent_weight_grad(
         ws.dw_eff = Array2::zeros((n, n));
     }
     let r_prev = ws.trace.r.slice(s![..t_len - 1, ..]);
-    let sparse = match (&prep.blocks, ws.d.as_slice(), r_prev.as_slice()) {
-        (Some(b), Some(d), Some(r)) => {
-            let c = ws.dw_eff.as_slice_mut().expect("standard layout");
-            outer_sum_live(b, d, r, t_len - 1, c)
-        }
-        _ => false,
-    };
-    if !sparse {
-        ndarray::linalg::general_mat_mul(1.0, &ws.d.t(), &r_prev, 0.0, &mut ws.dw_eff);
-    }
+    ndarray::linalg::general_mat_mul(1.0, &ws.d.t(), &r_prev, 0.0, &mut ws.dw_eff);
     let signs = model.m.diag();
     let gw = grads.w.as_slice_mut().expect("standard layout");
     let dwe = ws.dw_eff.as_slice().expect("standard layout");
