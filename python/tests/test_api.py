@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import signal
 import threading
 import time
 import _thread
@@ -374,7 +375,17 @@ def test_progress_callback_exception_propagates(models):
 # ---------------------------------------------------------------- Ctrl-C and the GIL
 
 
-def test_keyboard_interrupt_during_search_leaves_file_unchanged(gonogo):
+@pytest.fixture
+def sigint_raises():
+    """SIGINT raises KeyboardInterrupt even when the test run was started
+    with SIGINT ignored (a background job of a non-interactive shell), where
+    `_thread.interrupt_main` would otherwise do nothing."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def test_keyboard_interrupt_during_search_leaves_file_unchanged(gonogo, sigint_raises):
     before = gonogo.read_bytes()
     timer = threading.Timer(0.5, _thread.interrupt_main)
     t0 = time.monotonic()
@@ -390,7 +401,7 @@ def test_keyboard_interrupt_during_search_leaves_file_unchanged(gonogo):
     assert list(gonogo.parent.glob(".spikernn-*")) == []  # no temporary left behind
 
 
-def test_keyboard_interrupt_during_training():
+def test_keyboard_interrupt_during_training(sigint_raises):
     timer = threading.Timer(0.3, _thread.interrupt_main)
     t0 = time.monotonic()
     timer.start()
