@@ -52,6 +52,16 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     p
 }
 
+/// A sweep file with `text` in a fresh temporary directory, loaded and
+/// its output directory `out` prepared.
+fn prepared(text: &str) -> (tempfile::TempDir, SweepSpec, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = SweepSpec::load(&write(tmp.path(), "s.toml", text)).unwrap();
+    let dir = tmp.path().join("out");
+    sweep::prepare(&spec, &dir, false).unwrap();
+    (tmp, spec, dir)
+}
+
 fn results(dir: &Path) -> Vec<serde_json::Value> {
     let spec = SweepSpec::load(&dir.join("sweep.toml")).unwrap();
     spec.jobs()
@@ -106,10 +116,7 @@ fn run(spec: &SweepSpec, dir: &Path, jobs: usize, obs: &dyn Observer) -> sweep::
 
 #[test]
 fn resume_skips_finished_jobs_and_redoes_stale_and_corrupt_ones() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = SweepSpec::load(&write(tmp.path(), "s.toml", TINY)).unwrap();
-    let dir = tmp.path().join("out");
-    sweep::prepare(&spec, &dir, false).unwrap();
+    let (_tmp, spec, dir) = prepared(TINY);
     let s = run(&spec, &dir, 2, &Silent);
     assert_eq!((s.total, s.ran, s.skipped, s.failed), (4, 4, 0, 0));
     let first = results(&dir);
@@ -208,10 +215,7 @@ fn tasks_run_their_share_and_match_the_local_runner() {
 
 #[test]
 fn slurm_scripts_name_the_array_the_task_command_and_the_dependency() {
-    let tmp = tempfile::tempdir().unwrap();
-    let spec = SweepSpec::load(&write(tmp.path(), "s.toml", TINY)).unwrap();
-    let dir = tmp.path().join("out");
-    sweep::prepare(&spec, &dir, false).unwrap();
+    let (_tmp, spec, dir) = prepared(TINY);
     let o = SlurmOptions {
         exe: "/opt/bin/spikernn".into(),
         array_limit: Some(5),
@@ -250,11 +254,7 @@ fn slurm_scripts_name_the_array_the_task_command_and_the_dependency() {
 
 #[test]
 fn a_train_only_sweep_writes_models_and_rate_results() {
-    let tmp = tempfile::tempdir().unwrap();
-    let text = format!("{TINY}[sweep]\nsteps = [\"train\"]\n");
-    let spec = SweepSpec::load(&write(tmp.path(), "s.toml", &text)).unwrap();
-    let dir = tmp.path().join("out");
-    sweep::prepare(&spec, &dir, false).unwrap();
+    let (_tmp, spec, dir) = prepared(&format!("{TINY}[sweep]\nsteps = [\"train\"]\n"));
     run(&spec, &dir, 2, &Silent);
     let r = results(&dir);
     assert!(r[0]["rate_accuracy"].is_number() && r[0]["best_lambda"].is_null());
@@ -400,11 +400,9 @@ fn a_corrupt_cache_entry_is_reported_and_retrained() {
 /// first column, and points and groups without values print "–", not NaN.
 #[test]
 fn report_tables_without_by_and_without_values() {
-    let tmp = tempfile::tempdir().unwrap();
-    let text = format!("{TINY}[[plot]]\ny = \"rate_accuracy\"\nx = \"net.n\"\n");
-    let spec = SweepSpec::load(&write(tmp.path(), "s.toml", &text)).unwrap();
-    let dir = tmp.path().join("out");
-    sweep::prepare(&spec, &dir, false).unwrap();
+    let (_tmp, _spec, dir) = prepared(&format!(
+        "{TINY}[[plot]]\ny = \"rate_accuracy\"\nx = \"net.n\"\n"
+    ));
     // Only the N = 10 jobs (the first two).
     sweep::run_task(&dir, (0, 2), false, false, &Silent).unwrap();
     let c = sweep::collect(&dir, &Silent).unwrap();
