@@ -74,9 +74,32 @@ fn trial(c: &mut Criterion) {
     );
 }
 
+/// The voltage noise of one step of a batch: 200 normals in each of the
+/// four lanes (800 draws; `spikernn::rng::fill_normal_lanes4_avx2`).
+fn noise(c: &mut Criterion) {
+    use spikernn::rng::{LaneScratch, Lanes};
+    let gens: [rng::Rng; 4] = std::array::from_fn(|b| rng::stream(b as u64, &[1]));
+    let mut lanes = Lanes::new(&gens);
+    let (mut out, mut scratch) = (vec![0.0; 800], LaneScratch::default());
+    c.bench_function("voltage noise, 4 lanes x 200 normals", |b| {
+        b.iter(|| {
+            #[cfg(target_arch = "x86_64")]
+            if rng::has_avx2_fma() {
+                // SAFETY: AVX2 and FMA checked just above.
+                unsafe {
+                    rng::fill_normal_lanes4_avx2(&mut lanes, &mut out, 200, 0.1, &mut scratch)
+                };
+                return out[17];
+            }
+            rng::fill_normal_lanes(&mut lanes, &mut out, 200, 0.1, &mut scratch);
+            out[17]
+        })
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = trial
+    targets = trial, noise
 }
 criterion_main!(benches);

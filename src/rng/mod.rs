@@ -5,8 +5,8 @@
 //!
 //! - [`tag`] — the first stream part of every use, one constant each, so
 //!   that no two uses ever share a stream;
-//! - [`Ziggurat`], [`fill_normal`] — the fast normal sampler of the LIF
-//!   voltage noise;
+//! - [`normal_pair`], [`fill_normal`] — the fast normal sampler of the LIF
+//!   voltage noise (Box–Muller in f32 lanes);
 //! - [`Rng`] — xoshiro256++ (the outputs of `rand_xoshiro`'s), with its
 //!   state accessible, and [`Lanes`], B streams in SIMD lanes for the
 //!   batched LIF trials.
@@ -14,11 +14,11 @@
 use rand::SeedableRng;
 pub use xoshiro::{Lane, Lanes, Xoshiro256PlusPlus as Rng};
 
+mod normal;
 mod xoshiro;
-mod ziggurat;
+pub use normal::{fill_normal, fill_normal_lanes, fill_normal_with, normal_pair, LaneScratch};
 #[cfg(target_arch = "x86_64")]
-pub use ziggurat::fill_normal_lanes4_avx2;
-pub use ziggurat::{fill_normal, fill_normal_lanes, fill_normal_with, LaneScratch, Ziggurat};
+pub use normal::{fill_normal_lanes4_avx2, has_avx2_fma};
 
 /// Stream tags: the first part of [`stream`]'s `parts` for each use (values
 /// fixed: changing one changes every result drawn from it).

@@ -4,9 +4,8 @@
 //! Written here rather than taken from `rand_xoshiro` because the batched
 //! LIF trials ([`crate::spiking::simulate`]) run the streams of B trials
 //! side by side and need the generator's state: they move each trial's
-//! stream into a lane, draw the voltage noise of all B trials with one
-//! vector update per word, and the rare extra draws (ziggurat rejections)
-//! from the lane of their trial. The output sequence, seeding
+//! stream into a lane and draw the voltage noise of all B trials with one
+//! vector update per word ([`Lanes::lane`] gives a lane's own draws). The output sequence, seeding
 //! (`seed_from_u64` through SplitMix64) and `fill_bytes` are those of
 //! `rand_xoshiro::Xoshiro256PlusPlus`, bit for bit (tested), so every
 //! stream of the crate is unchanged.

@@ -186,8 +186,8 @@ impl LifNetwork {
         let gens: [Rng; B] = gens.try_into().expect("B generators");
         #[cfg(target_arch = "x86_64")]
         {
-            if simd && std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2 (checked just above).
+            if simd && crate::rng::has_avx2_fma() {
+                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
                 let mut res = unsafe { self.run_batch_avx2(&timing, &ext, gens)? };
                 res.truncate(m);
                 return Ok(res);
@@ -334,7 +334,7 @@ fn normals(
     {
         if simd {
             // SAFETY: `simd` is true only inside `run_batch_avx2`, whose
-            // caller checked that the CPU supports AVX2.
+            // caller checked that the CPU supports AVX2 and FMA.
             unsafe { crate::rng::fill_normal_lanes4_avx2(lanes, noise, n, sd, words) };
             return;
         }

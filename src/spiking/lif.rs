@@ -8,4 +8,4 @@ pub use super::network::{ConversionOptions, LifNetwork};
 pub use super::neuron::{neuron_step, LifParams, LifState, NeuronConsts, NeuronModel};
 pub use super::simulate::{Opto, OptoMode, Record, SimOptions, SimResult};
 pub use super::synapse::{synapse_step, SynapseParams, SynapseState};
-pub use crate::rng::{fill_normal, Ziggurat};
+pub use crate::rng::{fill_normal, normal_pair};

@@ -30,8 +30,8 @@
 //!
 //! Where this differs from docs/model.md or MATLAB: the refractory clock is stored as
 //! f64 whole steps (so that the neuron update vectorises); the voltage noise
-//! comes from a 32-bit ziggurat sampler ([`crate::rng::Ziggurat`]) instead of
-//! MATLAB's `randn`, so runs match MATLAB statistically, not bit for bit;
+//! comes from a single-precision Box–Muller sampler ([`crate::rng::normal_pair`])
+//! instead of MATLAB's `randn`, so runs match MATLAB statistically, not bit for bit;
 //! spikes are events `(unit, step)` rather than an N × nt matrix, and
 //! matrices are recorded only on request ([`Record`]).
 //!
