@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::rate::network::REC_NOISE_SD;
+use crate::rate::Activation;
 use crate::rate::RateModel;
 use crate::task::Trial;
 
@@ -131,10 +132,11 @@ impl Grads {
 /// [`Prepared::new`] also keeps single-precision copies of W and Wᵀ: the
 /// recurrent products W r and Wᵀ d then run in f32 (half the memory
 /// traffic, so both matrices of an N = 200 network stay in a 512 KiB L2
-/// cache) while every state, gradient and parameter stays f64. The relative
-/// error of one product is ~1e-7, far below the 0.1 noise the dynamics
-/// inject each step. [`Prepared::exact`] keeps everything in f64 (used by
-/// the finite-difference gradient checks).
+/// cache) while every state, gradient and parameter stays f64; the matrix
+/// product Dᵀ R_prev of ∂L/∂W ([`loss_and_grad`]) then runs in f32 too. The
+/// relative error of one product is ~1e-7, far below the 0.1 noise the
+/// dynamics inject each step. [`Prepared::exact`] keeps every product in
+/// f64 (used by the finite-difference gradient checks).
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// Effective recurrent matrix W (N×N, row = postsynaptic).
@@ -144,10 +146,6 @@ pub struct Prepared {
     pub w_eff_t: Array2<f64>,
     /// f32 copies of W and Wᵀ (row-major), if products run in f32.
     single: Option<(Vec<f32>, Vec<f32>)>,
-    /// Flat (row-major) indices of the raw weights that ∂L/∂w can reach:
-    /// under Dale's principle only w_ij > 0 (relu' = 0 elsewhere); `None`
-    /// without Dale's principle (every entry).
-    live: Option<Vec<u32>>,
     /// τ_i (rate steps).
     pub tau: Array1<f64>,
     /// 1 − 1/τ_i.
@@ -177,7 +175,6 @@ impl Prepared {
             w_eff: Array2::zeros((n, n)),
             w_eff_t: Array2::zeros(if single { (0, 0) } else { (n, n) }),
             single: single.then(|| (vec![0.0; n * n], vec![0.0; n * n])),
-            live: None,
             tau: Array1::zeros(n),
             alpha: Array1::zeros(n),
             beta: Array1::zeros(n),
@@ -197,44 +194,34 @@ impl Prepared {
             self.alpha[i] = 1.0 - 1.0 / t;
             self.beta[i] = 1.0 / t;
         }
-        if model.dale {
-            let live = self.live.get_or_insert_with(Vec::new);
-            // Branch-free: write every index, advance past the positive
-            // ones (w_ij > 0 is a coin flip per entry; a branch would
-            // mispredict on a large share of the N² entries).
-            let w = model.w.as_standard_layout();
-            let w = w.as_slice().expect("standard layout");
-            live.resize(w.len() + 1, 0);
-            let mut len = 0;
-            for (k, &v) in w.iter().enumerate() {
-                live[len] = k as u32;
-                len += (v > 0.0) as usize;
-            }
-            live.truncate(len);
-        } else {
-            self.live = None;
-        }
         match &mut self.single {
             Some((w32, wt32)) => {
-                let n = self.w_eff.nrows();
                 let we = self.w_eff.as_slice().expect("standard layout");
                 for (d, &v) in w32.iter_mut().zip(we) {
                     *d = v as f32;
                 }
-                // Blocked transpose of the f32 copy.
-                const B: usize = 16;
-                for i0 in (0..n).step_by(B) {
-                    for j0 in (0..n).step_by(B) {
-                        for i in i0..(i0 + B).min(n) {
-                            for j in j0..(j0 + B).min(n) {
-                                wt32[j * n + i] = w32[i * n + j];
-                            }
-                        }
-                    }
-                }
+                transpose_into(w32, self.w_eff.nrows(), wt32);
             }
             None => self.w_eff_t.assign(&self.w_eff.t()),
         }
+    }
+}
+
+/// dst = srcᵀ for row-major n×n matrices, eight source rows at a time:
+/// each destination row receives eight contiguous entries while the eight
+/// source rows stay in cache.
+fn transpose_into(src: &[f32], n: usize, dst: &mut [f32]) {
+    assert!(src.len() == n * n && dst.len() == n * n);
+    let mut i0 = 0;
+    while i0 < n {
+        let h = (n - i0).min(8);
+        let rows = &src[i0 * n..(i0 + h) * n];
+        for (j, d) in dst.chunks_exact_mut(n).enumerate() {
+            for (r, dr) in d[i0..i0 + h].iter_mut().enumerate() {
+                *dr = rows[r * n + j];
+            }
+        }
+        i0 += h;
     }
 }
 
@@ -301,8 +288,15 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// y = M v in single precision on AVX2 + FMA hardware (eight lanes, four
-/// accumulators per row), widened to f64. Rows go in pairs that share the
-/// loads of v; each row's sum is formed in the same order as a row alone.
+/// accumulators per row), widened to f64.
+///
+/// Rows go in fours that share the loads of v ([`quad_sums_avx2`]) and are
+/// finished together: their eight f32 lanes are transposed into eight f64
+/// vectors (one lane per row) and summed with vector adds. Each row's sum
+/// is formed in exactly the order of a row alone (four accumulators over
+/// the columns k + 8l, k = 0, 32, …, then (a0 + a1) + (a2 + a3) in f32,
+/// then the lanes l0 + l1 + … + l7 in f64, then the scalar tail), so the
+/// result is bit-for-bit that of one row at a time with a scalar finish.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA; `m.len() == y.len() * n_cols` and
@@ -311,72 +305,224 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn matvec32_avx2(m: &[f32], n_cols: usize, v: &[f32], y: &mut [f64]) {
     use std::arch::x86_64::*;
-    debug_assert_eq!(m.len(), y.len() * n_cols);
-    debug_assert_eq!(v.len(), n_cols);
+    assert_eq!(m.len(), y.len() * n_cols);
+    assert_eq!(v.len(), n_cols);
     let vp = v.as_ptr();
-    /// Sum of the eight lanes of four accumulators, widened to f64, plus
-    /// the scalar tail of the row from column `k`.
-    #[inline(always)]
-    unsafe fn finish(
-        acc: [__m256; 4],
-        rp: *const f32,
-        vp: *const f32,
-        mut k: usize,
-        n_cols: usize,
-    ) -> f64 {
-        let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-        let mut lanes = [0.0f32; 8];
-        _mm256_storeu_ps(lanes.as_mut_ptr(), s);
-        let mut total: f64 = lanes.iter().map(|&x| x as f64).sum();
-        while k < n_cols {
-            total += (*rp.add(k) * *vp.add(k)) as f64;
-            k += 1;
-        }
-        total
-    }
     let n_rows = y.len();
+    // The vector loops stop at the last multiple of 8; scalar tails after.
+    let k = n_cols & !7;
+    let z = _mm256_setzero_ps();
     let mut i = 0;
-    while i + 2 <= n_rows {
-        let rp = m.as_ptr().add(i * n_cols);
-        let rq = rp.add(n_cols);
-        let z = _mm256_setzero_ps();
-        let (mut a, mut b) = ([z; 4], [z; 4]);
-        let mut k = 0;
-        while k + 32 <= n_cols {
-            for l in 0..4 {
-                let vv = _mm256_loadu_ps(vp.add(k + 8 * l));
-                a[l] = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k + 8 * l)), vv, a[l]);
-                b[l] = _mm256_fmadd_ps(_mm256_loadu_ps(rq.add(k + 8 * l)), vv, b[l]);
+    while i < n_rows {
+        let rows = (n_rows - i).min(4);
+        let row = |r: usize| m.as_ptr().add((i + r) * n_cols);
+        // SAFETY (all calls below): rows i … i + rows − 1 exist, each has
+        // n_cols entries, and v has n_cols entries.
+        let [s0, s1, s2, s3] = match rows {
+            4 => quad_sums_avx2([row(0), row(1), row(2), row(3)], vp, n_cols),
+            3 => {
+                let (a, b) = pair_sums_avx2(row(0), row(1), vp, n_cols);
+                [a, b, row_sum_avx2(row(2), vp, n_cols), z]
             }
-            k += 32;
-        }
-        while k + 8 <= n_cols {
-            let vv = _mm256_loadu_ps(vp.add(k));
-            a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k)), vv, a[0]);
-            b[0] = _mm256_fmadd_ps(_mm256_loadu_ps(rq.add(k)), vv, b[0]);
-            k += 8;
-        }
-        y[i] = finish(a, rp, vp, k, n_cols);
-        y[i + 1] = finish(b, rq, vp, k, n_cols);
-        i += 2;
-    }
-    if i < n_rows {
-        let rp = m.as_ptr().add(i * n_cols);
-        let mut a = [_mm256_setzero_ps(); 4];
-        let mut k = 0;
-        while k + 32 <= n_cols {
-            for (l, al) in a.iter_mut().enumerate() {
-                let vv = _mm256_loadu_ps(vp.add(k + 8 * l));
-                *al = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k + 8 * l)), vv, *al);
+            2 => {
+                let (a, b) = pair_sums_avx2(row(0), row(1), vp, n_cols);
+                [a, b, z, z]
             }
-            k += 32;
+            _ => [row_sum_avx2(row(0), vp, n_cols), z, z, z],
+        };
+        let totals = lane_sums4_avx2(s0, s1, s2, s3);
+        if rows == 4 && k == n_cols {
+            // SAFETY: y[i .. i + 4] exists.
+            _mm256_storeu_pd(y.as_mut_ptr().add(i), totals);
+        } else {
+            let mut sums = [0.0f64; 4];
+            _mm256_storeu_pd(sums.as_mut_ptr(), totals);
+            for (r, (yi, &total)) in y[i..i + rows].iter_mut().zip(&sums).enumerate() {
+                let rp = row(r);
+                let mut total = total;
+                for c in k..n_cols {
+                    total += (*rp.add(c) * *vp.add(c)) as f64;
+                }
+                *yi = total;
+            }
         }
-        while k + 8 <= n_cols {
-            a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k)), _mm256_loadu_ps(vp.add(k)), a[0]);
-            k += 8;
-        }
-        y[i] = finish(a, rp, vp, k, n_cols);
+        i += rows;
     }
+}
+
+/// The f32 lane vectors (a0 + a1) + (a2 + a3) of the four rows `r` over
+/// their first `n_cols & !7` columns: the accumulators of [`pair_sums_avx2`]
+/// (a_l sums the columns k + 8l, k = 0, 32, …, and a0 also the 8-wide
+/// tail), each formed in the same order, but in two passes over the rows
+/// (a0 and a1, then a2 and a3) so that four rows share each load of v and
+/// the 8 + 2 (then 12 + 2) live vectors fit the 16 AVX2 registers.
+///
+/// # Safety
+/// AVX2 + FMA; each of `r` and `vp` point to `n_cols` readable f32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn quad_sums_avx2(
+    r: [*const f32; 4],
+    vp: *const f32,
+    n_cols: usize,
+) -> [std::arch::x86_64::__m256; 4] {
+    use std::arch::x86_64::*;
+    let z = _mm256_setzero_ps();
+    let k32 = n_cols & !31;
+    let (mut a0, mut a1) = ([z; 4], [z; 4]);
+    let mut k = 0;
+    while k < k32 {
+        let (v0, v1) = (_mm256_loadu_ps(vp.add(k)), _mm256_loadu_ps(vp.add(k + 8)));
+        for q in 0..4 {
+            a0[q] = _mm256_fmadd_ps(_mm256_loadu_ps(r[q].add(k)), v0, a0[q]);
+            a1[q] = _mm256_fmadd_ps(_mm256_loadu_ps(r[q].add(k + 8)), v1, a1[q]);
+        }
+        k += 32;
+    }
+    while k + 8 <= n_cols {
+        let v0 = _mm256_loadu_ps(vp.add(k));
+        for q in 0..4 {
+            a0[q] = _mm256_fmadd_ps(_mm256_loadu_ps(r[q].add(k)), v0, a0[q]);
+        }
+        k += 8;
+    }
+    let mut s = [z; 4];
+    for q in 0..4 {
+        s[q] = _mm256_add_ps(a0[q], a1[q]);
+    }
+    let (mut a2, mut a3) = ([z; 4], [z; 4]);
+    let mut k = 0;
+    while k < k32 {
+        let (v2, v3) = (
+            _mm256_loadu_ps(vp.add(k + 16)),
+            _mm256_loadu_ps(vp.add(k + 24)),
+        );
+        for q in 0..4 {
+            a2[q] = _mm256_fmadd_ps(_mm256_loadu_ps(r[q].add(k + 16)), v2, a2[q]);
+            a3[q] = _mm256_fmadd_ps(_mm256_loadu_ps(r[q].add(k + 24)), v3, a3[q]);
+        }
+        k += 32;
+    }
+    for q in 0..4 {
+        s[q] = _mm256_add_ps(s[q], _mm256_add_ps(a2[q], a3[q]));
+    }
+    s
+}
+
+/// The f32 lane vectors (a0 + a1) + (a2 + a3) of rows `rp` and `rq` over
+/// their first `n_cols & !7` columns (four accumulators each, sharing the
+/// loads of v).
+///
+/// # Safety
+/// AVX2 + FMA; `rp`, `rq` and `vp` point to `n_cols` readable f32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn pair_sums_avx2(
+    rp: *const f32,
+    rq: *const f32,
+    vp: *const f32,
+    n_cols: usize,
+) -> (std::arch::x86_64::__m256, std::arch::x86_64::__m256) {
+    use std::arch::x86_64::*;
+    let z = _mm256_setzero_ps();
+    let (mut a, mut b) = ([z; 4], [z; 4]);
+    let mut k = 0;
+    while k + 32 <= n_cols {
+        for l in 0..4 {
+            let vv = _mm256_loadu_ps(vp.add(k + 8 * l));
+            a[l] = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k + 8 * l)), vv, a[l]);
+            b[l] = _mm256_fmadd_ps(_mm256_loadu_ps(rq.add(k + 8 * l)), vv, b[l]);
+        }
+        k += 32;
+    }
+    while k + 8 <= n_cols {
+        let vv = _mm256_loadu_ps(vp.add(k));
+        a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k)), vv, a[0]);
+        b[0] = _mm256_fmadd_ps(_mm256_loadu_ps(rq.add(k)), vv, b[0]);
+        k += 8;
+    }
+    (
+        _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])),
+        _mm256_add_ps(_mm256_add_ps(b[0], b[1]), _mm256_add_ps(b[2], b[3])),
+    )
+}
+
+/// [`pair_sums_avx2`] for one row (the same accumulators and order).
+///
+/// # Safety
+/// AVX2 + FMA; `rp` and `vp` point to `n_cols` readable f32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn row_sum_avx2(rp: *const f32, vp: *const f32, n_cols: usize) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    let mut a = [_mm256_setzero_ps(); 4];
+    let mut k = 0;
+    while k + 32 <= n_cols {
+        for (l, al) in a.iter_mut().enumerate() {
+            let vv = _mm256_loadu_ps(vp.add(k + 8 * l));
+            *al = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k + 8 * l)), vv, *al);
+        }
+        k += 32;
+    }
+    while k + 8 <= n_cols {
+        a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(rp.add(k)), _mm256_loadu_ps(vp.add(k)), a[0]);
+        k += 8;
+    }
+    _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]))
+}
+
+/// For four rows' f32 lane vectors a, b, c, d: the f64 vector
+/// (Σ a_l, Σ b_l, Σ c_l, Σ d_l), each sum formed l = 0, 1, …, 7 in turn
+/// (the order of `lanes.iter().map(f64::from).sum()`, whose −0.0 start
+/// leaves the first lane unchanged). A 4×8 transpose by in-lane unpacks
+/// and shuffles, then eight widenings and seven adds for all four rows.
+///
+/// # Safety
+/// AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn lane_sums4_avx2(
+    a: std::arch::x86_64::__m256,
+    b: std::arch::x86_64::__m256,
+    c: std::arch::x86_64::__m256,
+    d: std::arch::x86_64::__m256,
+) -> std::arch::x86_64::__m256d {
+    use std::arch::x86_64::*;
+    // Within each 128-bit half: u0 = a0 b0 a1 b1, u1 = c0 d0 c1 d1,
+    // u2 = a2 b2 a3 b3, u3 = c2 d2 c3 d3 (and lanes 4–7 in the upper half).
+    let u0 = _mm256_unpacklo_ps(a, b);
+    let u1 = _mm256_unpacklo_ps(c, d);
+    let u2 = _mm256_unpackhi_ps(a, b);
+    let u3 = _mm256_unpackhi_ps(c, d);
+    // t_l = (a_l b_l c_l d_l | a_{l+4} b_{l+4} c_{l+4} d_{l+4}).
+    let t0 = _mm256_shuffle_ps::<0x44>(u0, u1);
+    let t1 = _mm256_shuffle_ps::<0xEE>(u0, u1);
+    let t2 = _mm256_shuffle_ps::<0x44>(u2, u3);
+    let t3 = _mm256_shuffle_ps::<0xEE>(u2, u3);
+    // Widen lane l of the four rows: the low half of t_l (l < 4) or the
+    // high half of t_{l−4}.
+    macro_rules! lo {
+        ($t:expr) => {
+            _mm256_cvtps_pd(_mm256_castps256_ps128($t))
+        };
+    }
+    macro_rules! hi {
+        ($t:expr) => {
+            _mm256_cvtps_pd(_mm256_extractf128_ps::<1>($t))
+        };
+    }
+    let mut s = lo!(t0);
+    s = _mm256_add_pd(s, lo!(t1));
+    s = _mm256_add_pd(s, lo!(t2));
+    s = _mm256_add_pd(s, lo!(t3));
+    s = _mm256_add_pd(s, hi!(t0));
+    s = _mm256_add_pd(s, hi!(t1));
+    s = _mm256_add_pd(s, hi!(t2));
+    _mm256_add_pd(s, hi!(t3))
 }
 
 /// y = M v in single precision (row-major M), widened to f64; AVX2/FMA build
@@ -473,12 +619,78 @@ pub fn forward<R: RngCore + ?Sized>(
         let (alpha, beta, a) = (&alpha[..n], &beta[..n], &a[..n]);
         for i in 0..n {
             let z: f64 = StandardNormal.sample(rng);
-            let x = alpha[i] * x_prev[i] + beta[i] * a[i] + noise_sd * z;
-            x_cur[i] = x;
-            r_cur[i] = act.f(x);
+            x_cur[i] = alpha[i] * x_prev[i] + beta[i] * a[i] + noise_sd * z;
         }
+        activate_row(act, x_cur, r_cur);
         let o = dot(r_cur, w_out) + model.b_out;
         trace.o.push(o);
+    }
+}
+
+/// r = φ(x) for one row of states; the sigmoid with a vectorised exp on
+/// AVX2 + FMA hardware ([`sigmoid_avx2`], within a few ulp of libm's).
+fn activate_row(act: Activation, x: &[f64], r: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if act == Activation::Sigmoid
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: the features were detected just above.
+        unsafe { sigmoid_avx2(x, r) };
+        return;
+    }
+    for (ri, &xi) in r.iter_mut().zip(x) {
+        *ri = act.f(xi);
+    }
+}
+
+/// r = 1 / (1 + e^(−x)), four lanes at a time, the rest by libm: e^y as
+/// 2^k · p(f) with y = k ln 2 + f, |f| ≤ ln 2 / 2 (ln 2 split in two for
+/// an exact reduction) and p the degree-13 Taylor polynomial (truncation
+/// error < 1e-17); y is clamped to ±708 so 2^k stays a normal number.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sigmoid_avx2(x: &[f64], r: &mut [f64]) {
+    use std::arch::x86_64::*;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    let n = x.len().min(r.len());
+    let one = _mm256_set1_pd(1.0);
+    let mut i = 0;
+    while i + 4 <= n {
+        // SAFETY: i + 4 <= n, within both slices.
+        let xv = _mm256_loadu_pd(x.as_ptr().add(i));
+        let y = _mm256_sub_pd(_mm256_setzero_pd(), xv);
+        let y = _mm256_min_pd(
+            _mm256_max_pd(y, _mm256_set1_pd(-708.0)),
+            _mm256_set1_pd(708.0),
+        );
+        let k = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm256_mul_pd(y, _mm256_set1_pd(std::f64::consts::LOG2_E)),
+        );
+        let f = _mm256_fnmadd_pd(k, _mm256_set1_pd(LN2_HI), y);
+        let f = _mm256_fnmadd_pd(k, _mm256_set1_pd(LN2_LO), f);
+        // Horner on 1/13!, 1/12!, …, 1/1!, 1.
+        let mut p = _mm256_set1_pd(1.0 / 6_227_020_800.0);
+        let mut fact = 6_227_020_800.0f64;
+        for d in (0..13).rev() {
+            fact /= (d + 1) as f64;
+            p = _mm256_fmadd_pd(p, f, _mm256_set1_pd(1.0 / fact));
+        }
+        let ki = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(k));
+        let bits = _mm256_slli_epi64::<52>(_mm256_add_epi64(ki, _mm256_set1_epi64x(1023)));
+        let e = _mm256_mul_pd(p, _mm256_castsi256_pd(bits));
+        _mm256_storeu_pd(
+            r.as_mut_ptr().add(i),
+            _mm256_div_pd(one, _mm256_add_pd(one, e)),
+        );
+        i += 4;
+    }
+    for j in i..n {
+        r[j] = Activation::Sigmoid.f(x[j]);
     }
 }
 
@@ -493,6 +705,9 @@ pub struct Workspace {
     dw_eff: Array2<f64>,
     g: Vec<f64>,
     scratch: Vec<f32>,
+    /// f32 copies of D, R_prev and ∂L/∂W_eff for the single-precision
+    /// weight-gradient product.
+    single: (Array2<f32>, Array2<f32>, Array2<f32>),
 }
 
 /// Forward pass on `trial.u`, loss against `trial.target` (T−1 samples) and
@@ -576,12 +791,23 @@ fn backward_in_time(
         let gw_out = grads.w_out.as_slice_mut().expect("contiguous");
         let (dr, dn) = (&dr[..n], &mut delta_next[..n]);
         let (alpha, beta, w_out) = (&alpha[..n], &beta[..n], &w_out[..n]);
-        for i in 0..n {
-            let drive = dr[i] + w_out[i] * gt;
-            let delta = act.df_with(x[i], r[i]) * drive + alpha[i] * dn[i];
-            dn[i] = delta;
-            d_row[i] = beta[i] * delta;
-            gw_out[i] += gt * r[i];
+        let (x, r, d_row, gw_out) = (&x[..n], &r[..n], &mut d_row[..n], &mut gw_out[..n]);
+        // The per-unit update with φ'(x, r) = `$df`; the sigmoid gets its
+        // own copy so that r(1 − r) is inlined and the loop vectorises.
+        macro_rules! units {
+            ($df:expr) => {
+                for i in 0..n {
+                    let drive = dr[i] + w_out[i] * gt;
+                    let delta = $df(x[i], r[i]) * drive + alpha[i] * dn[i];
+                    dn[i] = delta;
+                    d_row[i] = beta[i] * delta;
+                    gw_out[i] += gt * r[i];
+                }
+            };
+        }
+        match act {
+            Activation::Sigmoid => units!(|_, r: f64| r * (1.0 - r)),
+            _ => units!(|x, r| act.df_with(x, r)),
         }
         if train_tau {
             for i in 0..n {
@@ -595,7 +821,9 @@ fn backward_in_time(
 
 /// ∂L/∂w from `ws.d`: ∂L/∂W_eff = Σ_t d_t r_{t−1}ᵀ = Dᵀ R_prev, then the
 /// chain rule through W = (relu(w)·m) ⊙ som_m: ∂L/∂w_ij = ∂L/∂W_ij m_j
-/// som_m_ij where relu'(w_ij) = 1 (only the live entries under Dale).
+/// som_m_ij where relu'(w_ij) = 1 (under Dale only where w_ij > 0; the
+/// other entries are left untouched). Dᵀ R_prev is formed in f32 when
+/// `prep` runs its products in f32 (twice the SIMD width of the f64 GEMM).
 fn recurrent_weight_grad(
     model: &RateModel,
     prep: &Prepared,
@@ -608,22 +836,56 @@ fn recurrent_weight_grad(
         ws.dw_eff = Array2::zeros((n, n));
     }
     let r_prev = ws.trace.r.slice(s![..t_len - 1, ..]);
-    ndarray::linalg::general_mat_mul(1.0, &ws.d.t(), &r_prev, 0.0, &mut ws.dw_eff);
-    let signs = model.m.diag();
-    let gw = grads.w.as_slice_mut().expect("standard layout");
-    let dwe = ws.dw_eff.as_slice().expect("standard layout");
-    let som_std = model.som_m.as_standard_layout();
-    let som = som_std.as_slice().expect("standard layout");
-    match &prep.live {
-        Some(live) => {
-            for &k in live {
-                let k = k as usize;
-                gw[k] += dwe[k] * signs[k % n] * som[k];
-            }
+    if prep.single.is_some() {
+        // Single precision like the recurrent products: Dᵀ R_prev in f32.
+        let (d32, r32, dw32) = &mut ws.single;
+        if d32.dim() != ws.d.dim() {
+            *d32 = Array2::zeros(ws.d.dim());
+            *r32 = Array2::zeros(ws.d.dim());
+            *dw32 = Array2::zeros((n, n));
         }
-        None => {
-            for (k, g) in gw.iter_mut().enumerate() {
-                *g += dwe[k] * signs[k % n] * som[k];
+        ndarray::Zip::from(&mut *d32)
+            .and(&ws.d)
+            .for_each(|a, &b| *a = b as f32);
+        ndarray::Zip::from(&mut *r32)
+            .and(&r_prev)
+            .for_each(|a, &b| *a = b as f32);
+        ndarray::linalg::general_mat_mul(1.0, &d32.t(), &*r32, 0.0, dw32);
+        ndarray::Zip::from(&mut ws.dw_eff)
+            .and(&*dw32)
+            .for_each(|a, &b| *a = b as f64);
+    } else {
+        ndarray::linalg::general_mat_mul(1.0, &ws.d.t(), &r_prev, 0.0, &mut ws.dw_eff);
+    }
+    let signs = model.signs();
+    let s = signs.as_slice().expect("contiguous");
+    let som = model.som_m.as_standard_layout();
+    let w = model.w.as_standard_layout();
+    let rows = grads
+        .w
+        .as_slice_mut()
+        .expect("standard layout")
+        .chunks_exact_mut(n)
+        .zip(
+            ws.dw_eff
+                .as_slice()
+                .expect("standard layout")
+                .chunks_exact(n),
+        )
+        .zip(som.as_slice().expect("standard layout").chunks_exact(n))
+        .zip(w.as_slice().expect("standard layout").chunks_exact(n));
+    for (((gw, dwe), som), w) in rows {
+        let (gw, dwe, som, w, s) = (&mut gw[..n], &dwe[..n], &som[..n], &w[..n], &s[..n]);
+        if model.dale {
+            // Branch-free select (w_ij > 0 is a coin flip per entry): the
+            // dead entries keep their value exactly.
+            for j in 0..n {
+                let updated = gw[j] + dwe[j] * s[j] * som[j];
+                gw[j] = if w[j] > 0.0 { updated } else { gw[j] };
+            }
+        } else {
+            for j in 0..n {
+                gw[j] += dwe[j] * s[j] * som[j];
             }
         }
     }
@@ -816,6 +1078,105 @@ mod tests {
                     "{rows}x{cols} row {i}: {} vs {exact}",
                     y[i]
                 );
+            }
+        }
+    }
+
+    /// One row of the AVX2 kernel's arithmetic, scalar: accumulator l of
+    /// lane c sums the columns k + 8l + c (k = 0, 32, …) by fused
+    /// multiply-adds, the 8-wide tail goes to accumulator 0, then
+    /// (a0 + a1) + (a2 + a3) in f32, the lanes summed in order in f64, the
+    /// scalar tail of f32 products added last.
+    fn matvec32_row_reference(row: &[f32], v: &[f32]) -> f64 {
+        let n = row.len();
+        let mut acc = [[0.0f32; 8]; 4];
+        let mut k = 0;
+        while k + 32 <= n {
+            for (l, al) in acc.iter_mut().enumerate() {
+                for (c, a) in al.iter_mut().enumerate() {
+                    *a = row[k + 8 * l + c].mul_add(v[k + 8 * l + c], *a);
+                }
+            }
+            k += 32;
+        }
+        while k + 8 <= n {
+            for (c, a) in acc[0].iter_mut().enumerate() {
+                *a = row[k + c].mul_add(v[k + c], *a);
+            }
+            k += 8;
+        }
+        let [a0, a1, a2, a3] = acc;
+        let mut total = -0.0f64;
+        for (((x0, x1), x2), x3) in a0.iter().zip(&a1).zip(&a2).zip(&a3) {
+            total += ((x0 + x1) + (x2 + x3)) as f64;
+        }
+        for c in k..n {
+            total += (row[c] * v[c]) as f64;
+        }
+        total
+    }
+
+    #[test]
+    fn avx2_matvec_is_bit_identical_to_its_scalar_order() {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // Every row count mod 4 (the four-row groups and the 1–3 rows
+            // left over) and columns around the 32-, 8- and scalar tails.
+            for rows in 1..=9 {
+                for &cols in &[1, 7, 8, 9, 31, 32, 33, 45, 64, 71, 200, 203] {
+                    let m: Vec<f32> = (0..rows * cols)
+                        .map(|k| ((k * 37 % 101) as f32 - 50.0) / 37.0)
+                        .collect();
+                    let v: Vec<f32> = (0..cols)
+                        .map(|k| ((k * 13 % 29) as f32 - 14.0) / 7.0)
+                        .collect();
+                    let mut y = vec![0.0; rows];
+                    // SAFETY: features detected above; shapes match.
+                    unsafe { matvec32_avx2(&m, cols, &v, &mut y) };
+                    for (i, &yi) in y.iter().enumerate() {
+                        let want = matvec32_row_reference(&m[i * cols..(i + 1) * cols], &v);
+                        assert_eq!(yi.to_bits(), want.to_bits(), "{rows}x{cols} row {i}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn vectorised_sigmoid_matches_libm_for_odd_lengths() {
+        for len in [0, 1, 3, 4, 5, 8, 13, 200, 203] {
+            let x: Vec<f64> = (0..len)
+                .map(|k| (k as f64 * 0.731).sin() * 40.0 - 0.3)
+                .chain([-800.0, -40.0, -1e-9, 0.0, 1e-9, 40.0, 800.0])
+                .collect();
+            let mut r = vec![0.0; x.len()];
+            activate_row(Activation::Sigmoid, &x, &mut r);
+            for (&xi, &ri) in x.iter().zip(&r) {
+                let want = Activation::Sigmoid.f(xi);
+                assert!(
+                    (ri - want).abs() <= 4.0 * f64::EPSILON * want + 1e-300,
+                    "x = {xi}: {ri} vs {want}"
+                );
+            }
+            let mut r2 = vec![0.0; x.len()];
+            activate_row(Activation::Softplus, &x, &mut r2);
+            for (&xi, &ri) in x.iter().zip(&r2) {
+                assert_eq!(ri, Activation::Softplus.f(xi));
+            }
+        }
+    }
+
+    #[test]
+    fn transpose_into_transposes() {
+        for n in [1, 7, 8, 9, 17, 200] {
+            let src: Vec<f32> = (0..n * n).map(|k| k as f32).collect();
+            let mut dst = vec![0.0; n * n];
+            transpose_into(&src, n, &mut dst);
+            for i in 0..n {
+                for j in 0..n {
+                    assert_eq!(dst[j * n + i], src[i * n + j]);
+                }
             }
         }
     }

@@ -516,12 +516,18 @@ impl RateModel {
     /// [`RateModel::effective_weights_of`] written into `out` (same shape as `w`).
     pub fn effective_weights_into(&self, w: &Array2<f64>, out: &mut Array2<f64>) {
         let s = self.signs();
-        ndarray::Zip::indexed(out)
-            .and(w)
-            .and(&self.som_m)
-            .for_each(|(_, j), o, &wij, &sm| {
-                let v = if self.dale { wij.max(0.0) } else { wij };
-                *o = v * s[j] * sm;
+        // Row by row, with the Dale test outside the inner loop, so that
+        // the inner loop runs on contiguous rows and vectorises.
+        ndarray::Zip::from(out.rows_mut())
+            .and(w.rows())
+            .and(self.som_m.rows())
+            .for_each(|o, w, som| {
+                let row = ndarray::Zip::from(o).and(w).and(som).and(&s);
+                if self.dale {
+                    row.for_each(|o, &wij, &sm, &sj| *o = wij.max(0.0) * sj * sm);
+                } else {
+                    row.for_each(|o, &wij, &sm, &sj| *o = wij * sj * sm);
+                }
             });
     }
 
