@@ -221,7 +221,14 @@ pub unsafe fn fill_normal_lanes4_avx2(
     let words = &mut scratch.words;
     words.resize(n.div_ceil(2), [0; 4]);
     lanes.fill_avx2(words);
-    x86::lanes4(words, &mut out[..n * 4], n, sd);
+    let out = &mut out[..n * 4];
+    let done = if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512F detected just above.
+        x512::lanes4(words, out, n, sd)
+    } else {
+        0
+    };
+    x86::lanes4(&words[done..], &mut out[8 * done..], n - 2 * done, sd);
 }
 
 /// The AVX2 + FMA kernels: [`normal_pair`] on eight words per register.
@@ -413,3 +420,5 @@ mod x86 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(target_arch = "x86_64")]
+mod x512;

@@ -124,7 +124,7 @@ fn avx2_lanes_draw_what_portable_lanes_draw() {
     if !has_avx2_fma() {
         return;
     }
-    for n in [1usize, 2, 3, 4, 5, 8, 199, 200] {
+    for n in [1usize, 2, 3, 4, 5, 7, 8, 9, 16, 17, 199, 200] {
         let gens: [crate::rng::Rng; 4] =
             std::array::from_fn(|b| crate::rng::stream(b as u64, &[n as u64, 1]));
         let (mut a, mut b) = (Lanes::new(&gens), Lanes::new(&gens));
@@ -216,4 +216,35 @@ fn the_two_draws_of_a_word_are_independent() {
     // corr(z₀, z₁) and cov(z₀², z₁²)/2 have standard error 1/√n = 1e-3.
     assert!((s01 / (s00 * s11).sqrt()).abs() < 5e-3);
     assert!((q01 / n / 2.0).abs() < 5e-3);
+}
+
+/// The AVX2 four-lane kernel alone (where AVX-512F is present,
+/// [`fill_normal_lanes4_avx2`] uses it only for the last few draws).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_kernel_alone_draws_what_portable_lanes_draw() {
+    if !has_avx2_fma() {
+        return;
+    }
+    for n in [1usize, 3, 8, 9, 200] {
+        let gens: [crate::rng::Rng; 4] =
+            std::array::from_fn(|b| crate::rng::stream(b as u64, &[n as u64, 2]));
+        let mut b = Lanes::new(&gens);
+        let mut a = b.clone();
+        let (mut oa, mut ob) = (vec![f64::NAN; n * 4], vec![0.0; n * 4]);
+        let mut wb = LaneScratch::default();
+        for _ in 0..20 {
+            let mut words = vec![[0u64; 4]; n.div_ceil(2)];
+            for w in words.iter_mut() {
+                *w = a.next_words();
+            }
+            // SAFETY: AVX2 and FMA checked above.
+            unsafe { x86::lanes4(&words, &mut oa, n, 0.3) };
+            fill_normal_lanes(&mut b, &mut ob, n, 0.3, &mut wb);
+            assert!(
+                oa.iter().zip(&ob).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "n {n}"
+            );
+        }
+    }
 }
