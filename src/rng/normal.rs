@@ -1,6 +1,7 @@
 //! Standard normal draws for the LIF voltage noise: Box–Muller in single
 //! precision, two draws from each 64-bit random word, eight words per AVX2
-//! register and no table, no rejection, no branch.
+//! register (sixteen per AVX-512 register in the batches, `x512`) and no
+//! table, no rejection, no branch.
 //!
 //! For a word with low half `lo` and high half `hi` (32 bits each):
 //!
