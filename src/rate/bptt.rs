@@ -659,6 +659,13 @@ unsafe fn sigmoid_avx2(x: &[f64], r: &mut [f64]) {
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     let n = x.len().min(r.len());
     let one = _mm256_set1_pd(1.0);
+    // Taylor coefficients 1/12!, 1/11!, …, 1/0! (after the leading 1/13!),
+    // formed once per call rather than in every iteration.
+    let mut fact = 6_227_020_800.0f64;
+    let coef: [f64; 13] = std::array::from_fn(|j| {
+        fact /= (13 - j) as f64;
+        1.0 / fact
+    });
     let mut i = 0;
     while i + 4 <= n {
         // SAFETY: i + 4 <= n, within both slices.
@@ -675,10 +682,8 @@ unsafe fn sigmoid_avx2(x: &[f64], r: &mut [f64]) {
         let f = _mm256_fnmadd_pd(k, _mm256_set1_pd(LN2_LO), f);
         // Horner on 1/13!, 1/12!, …, 1/1!, 1.
         let mut p = _mm256_set1_pd(1.0 / 6_227_020_800.0);
-        let mut fact = 6_227_020_800.0f64;
-        for d in (0..13).rev() {
-            fact /= (d + 1) as f64;
-            p = _mm256_fmadd_pd(p, f, _mm256_set1_pd(1.0 / fact));
+        for &c in &coef {
+            p = _mm256_fmadd_pd(p, f, _mm256_set1_pd(c));
         }
         let ki = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(k));
         let bits = _mm256_slli_epi64::<52>(_mm256_add_epi64(ki, _mm256_set1_epi64x(1023)));
