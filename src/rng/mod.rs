@@ -19,6 +19,9 @@ mod xoshiro;
 pub use normal::{fill_normal, fill_normal_lanes, fill_normal_with, normal_pair, LaneScratch};
 #[cfg(target_arch = "x86_64")]
 pub use normal::{fill_normal_lanes4_avx2, has_avx2_fma};
+/// The vector pieces the fused LIF batch loop builds its noise from.
+#[cfg(target_arch = "x86_64")]
+pub(crate) use {normal::x512::block4 as normal_block4, xoshiro::x86::step4 as lanes_step4};
 
 /// Stream tags: the first part of [`stream`]'s `parts` for each use (values
 /// fixed: changing one changes every result drawn from it).

@@ -422,4 +422,4 @@ mod x86 {
 #[cfg(test)]
 mod tests;
 #[cfg(target_arch = "x86_64")]
-mod x512;
+pub(crate) mod x512;

@@ -150,30 +150,70 @@ impl Lanes<4> {
     #[target_feature(enable = "avx2")]
     pub unsafe fn fill_avx2(&mut self, words: &mut [[u64; 4]]) {
         use std::arch::x86_64::*;
-        let p = self.s.as_mut_ptr() as *mut __m256i;
-        let (mut s0, mut s1, mut s2, mut s3) = (
+        let mut s = self.regs();
+        for w in words.iter_mut() {
+            _mm256_storeu_si256(w.as_mut_ptr() as *mut __m256i, x86::step4(&mut s));
+        }
+        self.set_regs(s);
+    }
+
+    /// The state as four registers (state word w of the four lanes in
+    /// register w), for [`x86::step4`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(crate) unsafe fn regs(&self) -> [std::arch::x86_64::__m256i; 4] {
+        use std::arch::x86_64::*;
+        let p = self.s.as_ptr() as *const __m256i;
+        [
             _mm256_loadu_si256(p),
             _mm256_loadu_si256(p.add(1)),
             _mm256_loadu_si256(p.add(2)),
             _mm256_loadu_si256(p.add(3)),
-        );
-        for w in words.iter_mut() {
-            let sum = _mm256_add_epi64(s0, s3);
-            let rot = _mm256_or_si256(_mm256_slli_epi64::<23>(sum), _mm256_srli_epi64::<41>(sum));
-            let out = _mm256_add_epi64(rot, s0);
-            _mm256_storeu_si256(w.as_mut_ptr() as *mut __m256i, out);
-            let t = _mm256_slli_epi64::<17>(s1);
-            s2 = _mm256_xor_si256(s2, s0);
-            s3 = _mm256_xor_si256(s3, s1);
-            s1 = _mm256_xor_si256(s1, s2);
-            s0 = _mm256_xor_si256(s0, s3);
-            s2 = _mm256_xor_si256(s2, t);
-            s3 = _mm256_or_si256(_mm256_slli_epi64::<45>(s3), _mm256_srli_epi64::<19>(s3));
+        ]
+    }
+
+    /// Store registers from [`Lanes::regs`] back.
+    ///
+    /// # Safety
+    /// The CPU must support AVX.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(crate) unsafe fn set_regs(&mut self, s: [std::arch::x86_64::__m256i; 4]) {
+        use std::arch::x86_64::*;
+        let p = self.s.as_mut_ptr() as *mut __m256i;
+        for (w, sw) in s.into_iter().enumerate() {
+            _mm256_storeu_si256(p.add(w), sw);
         }
-        _mm256_storeu_si256(p, s0);
-        _mm256_storeu_si256(p.add(1), s1);
-        _mm256_storeu_si256(p.add(2), s2);
-        _mm256_storeu_si256(p.add(3), s3);
+    }
+}
+
+/// The vector step of [`Lanes`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86 {
+    use std::arch::x86_64::*;
+
+    /// One [`super::Lanes::next_words`] of four lanes held in registers
+    /// ([`super::Lanes::regs`]): returns the four output words.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 (the caller's target features).
+    #[inline(always)]
+    pub(crate) unsafe fn step4(s: &mut [__m256i; 4]) -> __m256i {
+        let [s0, s1, s2, s3] = s;
+        let sum = _mm256_add_epi64(*s0, *s3);
+        let rot = _mm256_or_si256(_mm256_slli_epi64::<23>(sum), _mm256_srli_epi64::<41>(sum));
+        let out = _mm256_add_epi64(rot, *s0);
+        let t = _mm256_slli_epi64::<17>(*s1);
+        *s2 = _mm256_xor_si256(*s2, *s0);
+        *s3 = _mm256_xor_si256(*s3, *s1);
+        *s1 = _mm256_xor_si256(*s1, *s2);
+        *s0 = _mm256_xor_si256(*s0, *s3);
+        *s2 = _mm256_xor_si256(*s2, t);
+        *s3 = _mm256_or_si256(_mm256_slli_epi64::<45>(*s3), _mm256_srli_epi64::<19>(*s3));
+        out
     }
 }
 

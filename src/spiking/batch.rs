@@ -43,8 +43,12 @@ pub const BATCH: usize = 4;
 /// Lanes per batch (shorthand inside this module).
 const B: usize = BATCH;
 
+#[cfg(target_arch = "x86_64")]
+mod fused;
+
 /// The synaptic state of the B trials, interleaved (`[i·B + b]`).
 struct Synapses {
+    n: usize,
     ipsc: Vec<f64>,
     h: Vec<f64>,
     r: Vec<f64>,
@@ -56,12 +60,21 @@ struct Synapses {
 impl Synapses {
     fn new(n: usize) -> Self {
         Synapses {
+            n,
             ipsc: vec![0.0; n * B],
             h: vec![0.0; n * B],
             r: vec![0.0; n * B],
             hr: vec![0.0; n * B],
             jd: vec![0.0; n * B],
         }
+    }
+
+    /// Stage 4: `jd` of each spiking lane, the sum of its spikers' W_spk
+    /// columns in spike order (as [`LifNetwork::simulate`]); other lanes
+    /// keep stale values, which the kick's select ignores.
+    #[inline(always)]
+    fn sum_columns(&mut self, net: &LifNetwork, spikes: &Spikes) {
+        sum_columns(net, &spikes.fired, &mut self.jd, |i| i * B);
     }
 
     /// Stage 5 for all lanes: [`crate::spiking::synapse::synapse_step`]'s
@@ -107,6 +120,58 @@ impl Synapses {
         for (b, fb) in fired.iter().enumerate() {
             for &j in fb {
                 filt[j as usize * B + b] += g[j as usize];
+            }
+        }
+    }
+}
+
+/// Stage 1: the external current of the `n` units in step `k`'s column
+/// of each lane's `ext` (precomputed per column), interleaved into `dst`
+/// (lane b of unit i at `to(i) + b`), unless `col_now` already is that
+/// column.
+#[inline(always)]
+fn load_column(
+    ext: &[Vec<f64>],
+    k: usize,
+    n_cols: usize,
+    n: usize,
+    col_now: &mut usize,
+    dst: &mut [f64],
+    to: impl Fn(usize) -> usize,
+) {
+    let col = stimulus_column(k, n_cols);
+    if col != *col_now {
+        for (b, e) in ext.iter().enumerate() {
+            for i in 0..n {
+                dst[to(i) + b] = e[col * n + i];
+            }
+        }
+        *col_now = col;
+    }
+}
+
+/// Stage 4: `JD` of each spiking lane (`fired[b]` its spikers, in spike
+/// order), the sum of their W_spk columns as in [`LifNetwork::simulate`],
+/// into `jd` (lane b of unit i at `to(i) + b`); other lanes keep stale
+/// values, which the kick's select ignores.
+#[inline(always)]
+fn sum_columns(
+    net: &LifNetwork,
+    fired: &[Vec<u32>; B],
+    jd: &mut [f64],
+    to: impl Fn(usize) -> usize,
+) {
+    let n = net.n;
+    for (b, fb) in fired.iter().enumerate() {
+        if fb.is_empty() {
+            continue;
+        }
+        for i in 0..n {
+            jd[to(i) + b] = 0.0;
+        }
+        for &j in fb {
+            for (i, &w) in net.column(j as usize).iter().enumerate() {
+                jd[to(i) + b] += w;
             }
         }
     }
@@ -186,6 +251,12 @@ impl LifNetwork {
         let gens: [Rng; B] = gens.try_into().expect("B generators");
         #[cfg(target_arch = "x86_64")]
         {
+            if simd && fused::applies(self) {
+                // SAFETY: `applies` checked the CPU features.
+                let mut res = unsafe { fused::run(self, &timing, &ext, gens)? };
+                res.truncate(m);
+                return Ok(res);
+            }
             if simd && crate::rng::has_avx2_fma() {
                 // SAFETY: the CPU supports AVX2 and FMA (checked just above).
                 let mut res = unsafe { self.run_batch_avx2(&timing, &ext, gens)? };
@@ -200,7 +271,7 @@ impl LifNetwork {
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn run_batch_avx2(
         &self,
         t: &super::simulate::Timing,
@@ -210,26 +281,79 @@ impl LifNetwork {
         self.run_batch(t, ext, gens, true)
     }
 
-    /// The batched step loop: stages 1–6 of [`crate::spiking::simulate`]
-    /// for B lanes, with the AVX2 kernels when `simd` (only inside
-    /// [`Self::run_batch_avx2`]). A numeric kernel: one function with every
-    /// stage inlined, as [`LifNetwork::simulate`]'s loop and for the same
-    /// reason (the whole loop compiled for AVX2); longer than 80 lines
-    /// because the stages share the lane buffers.
+    /// The staged step loop: stages 1–6 of [`crate::spiking::simulate`]
+    /// for B lanes, each stage a pass over all units, as in
+    /// [`LifNetwork::simulate`]; the portable reference of the fused AVX2
+    /// loop ([`fused::run`]) and the path of the QIF neuron (AVX2 noise and
+    /// synapses when `simd`, only inside [`Self::run_batch_avx2`]).
     #[inline(always)]
     fn run_batch(
         &self,
         t: &super::simulate::Timing,
         ext: &[Vec<f64>],
-        mut gens: [Rng; B],
+        gens: [Rng; B],
         simd: bool,
     ) -> Result<Vec<SimResult>> {
-        // A numeric kernel (see the doc comment for why it is long).
         let n = self.n;
         let syn = self.synapses_at(t)?;
-        let nc: NeuronConsts = self.neuron.at_dt(t.dt_ms);
-        let sd = self.neuron.noise_sd;
-        // Initial voltages: each trial's first draws, as the single path.
+        let mut run = Run::new(self, t, gens);
+        for k in 0..t.nt {
+            // 1. Input current of the step's column, interleaved.
+            run.load_column(k, ext, t.cols.len());
+            // 2.–4. Noise, integrate, spikes (no opto on this path).
+            run.noise(simd);
+            run.flat.clear();
+            neuron_step(
+                &run.nc,
+                &mut run.state,
+                &run.sy.ipsc,
+                &run.ext_now,
+                &run.noise,
+                None,
+                &mut run.flat,
+            );
+            run.spikes.start_step();
+            for &f in &run.flat {
+                run.spikes.note(f as usize / B, f as usize % B, k);
+            }
+            // 5. Synapses: each spiking lane's JD, then the filters.
+            run.sy.sum_columns(self, &run.spikes);
+            synapses(
+                simd,
+                &mut run.sy,
+                &syn,
+                &run.spikes.spiked,
+                &run.spikes.fired,
+            );
+            // 6. Output of every lane.
+            let o = readout(simd, &self.w_out[..n], &run.sy.r);
+            run.push_output(o, self.b_out);
+        }
+        Ok(run.finish(t))
+    }
+}
+
+/// The buffers of one batch run (shared by the staged and the fused loop).
+struct Run {
+    nc: NeuronConsts,
+    state: LifState,
+    sy: Synapses,
+    lanes: Lanes<B>,
+    noise: Vec<f64>,
+    words: LaneScratch<B>,
+    ext_now: Vec<f64>,
+    col_now: usize,
+    flat: Vec<u32>,
+    spikes: Spikes,
+    outs: [Vec<f64>; B],
+}
+
+impl Run {
+    /// Initial state: each trial's first draws give its voltages, as in
+    /// the single path ([`LifState::random`]); every refractory clock runs.
+    fn new(net: &LifNetwork, t: &super::simulate::Timing, mut gens: [Rng; B]) -> Self {
+        let n = net.n;
+        let nc: NeuronConsts = net.neuron.at_dt(t.dt_ms);
         let mut state = LifState {
             v: vec![0.0; n * B],
             refractory: vec![nc.n_ref as f64; n * B],
@@ -240,71 +364,74 @@ impl LifNetwork {
                 state.v[i * B + b] = s.v[i];
             }
         }
-        let mut lanes = Lanes::new(&gens);
-        let mut sy = Synapses::new(n);
-        let mut noise = vec![0.0; n * B];
-        let mut words = LaneScratch::default();
-        let mut ext_now = vec![0.0; n * B];
-        let mut col_now = usize::MAX;
-        let mut flat: Vec<u32> = Vec::with_capacity(n * B);
-        let mut fired: [Vec<u32>; B] = std::array::from_fn(|_| Vec::with_capacity(n));
-        let mut events: [Vec<(u32, u32)>; B] = std::array::from_fn(|_| Vec::with_capacity(8 * n));
-        let mut counts = vec![[0u32; B]; n];
-        let mut outs: [Vec<f64>; B] = std::array::from_fn(|_| Vec::with_capacity(t.nt));
-        for k in 0..t.nt {
-            // 1. Input current of the step's column, interleaved.
-            let col = stimulus_column(k, t.cols.len());
-            if col != col_now {
-                for (b, e) in ext.iter().enumerate() {
-                    for i in 0..n {
-                        ext_now[i * B + b] = e[col * n + i];
-                    }
-                }
-                col_now = col;
-            }
-            // 2.–4. Noise, integrate, spikes (no opto on this path).
-            if sd > 0.0 {
-                normals(simd, &mut lanes, &mut noise, n, sd, &mut words);
-            }
-            flat.clear();
-            neuron_step(&nc, &mut state, &sy.ipsc, &ext_now, &noise, None, &mut flat);
-            let mut spiked = [false; B];
-            for fb in fired.iter_mut() {
-                fb.clear();
-            }
-            for &f in &flat {
-                let (i, b) = (f as usize / B, f as usize % B);
-                fired[b].push(i as u32);
-                spiked[b] = true;
-                events[b].push((i as u32, k as u32));
-                if k >= RATE_COUNT_FROM_STEP {
-                    counts[i][b] += 1;
-                }
-            }
-            // 5. Synapses: each spiking lane's JD, then the filters.
-            for (b, fb) in fired.iter().enumerate() {
-                if fb.is_empty() {
-                    continue;
-                }
-                for i in 0..n {
-                    sy.jd[i * B + b] = 0.0;
-                }
-                for &j in fb {
-                    for (i, &w) in self.column(j as usize).iter().enumerate() {
-                        sy.jd[i * B + b] += w;
-                    }
-                }
-            }
-            synapses(simd, &mut sy, &syn, &spiked, &fired);
-            // 6. Output of every lane.
-            let o = readout(simd, &self.w_out[..n], self.b_out, &sy.r);
-            for (ob, x) in outs.iter_mut().zip(o) {
-                ob.push(x);
+        Run {
+            nc,
+            state,
+            sy: Synapses::new(n),
+            lanes: Lanes::new(&gens),
+            noise: vec![0.0; n * B],
+            words: LaneScratch::default(),
+            ext_now: vec![0.0; n * B],
+            col_now: usize::MAX,
+            flat: Vec::with_capacity(n * B),
+            spikes: Spikes::new(n),
+            outs: std::array::from_fn(|_| Vec::with_capacity(t.nt)),
+        }
+    }
+
+    /// Stage 1: the external current of step `k`'s column, interleaved.
+    #[inline(always)]
+    fn load_column(&mut self, k: usize, ext: &[Vec<f64>], n_cols: usize) {
+        let n = self.sy.n;
+        load_column(
+            ext,
+            k,
+            n_cols,
+            n,
+            &mut self.col_now,
+            &mut self.ext_now,
+            |i| i * B,
+        );
+    }
+
+    /// Stage 2: the voltage noise of every lane (none when noise_sd is 0:
+    /// the buffer stays 0), AVX2 when `simd`.
+    #[inline(always)]
+    fn noise(&mut self, simd: bool) {
+        let sd = self.nc.params.noise_sd;
+        if sd > 0.0 {
+            let n = self.sy.n;
+            normals(
+                simd,
+                &mut self.lanes,
+                &mut self.noise,
+                n,
+                sd,
+                &mut self.words,
+            );
+        }
+    }
+
+    /// Stage 6: append the step's outputs `o` (+ `b_out` unless 0).
+    #[inline(always)]
+    fn push_output(&mut self, mut o: [f64; B], b_out: f64) {
+        if b_out != 0.0 {
+            for x in o.iter_mut() {
+                *x += b_out;
             }
         }
-        let mut res = Vec::with_capacity(B);
-        for (b, (ev, out)) in events.into_iter().zip(outs).enumerate() {
-            res.push(SimResult {
+        for (ob, x) in self.outs.iter_mut().zip(o) {
+            ob.push(x);
+        }
+    }
+
+    /// The B results.
+    fn finish(self, t: &super::simulate::Timing) -> Vec<SimResult> {
+        let counts = self.spikes.counts;
+        let lanes = self.spikes.events.into_iter().zip(self.outs);
+        lanes
+            .enumerate()
+            .map(|(b, (ev, out))| SimResult {
                 spikes: ev,
                 out,
                 dt_ms: t.dt_ms,
@@ -314,9 +441,51 @@ impl LifNetwork {
                 voltages: None,
                 rates: None,
                 currents: None,
-            });
+            })
+            .collect()
+    }
+}
+
+/// The spikes of the B lanes: this step's spikers per lane, every lane's
+/// events and counts.
+struct Spikes {
+    /// Whether lane b had a spike this step.
+    spiked: [bool; B],
+    /// This step's spikers of each lane, in unit order.
+    fired: [Vec<u32>; B],
+    events: [Vec<(u32, u32)>; B],
+    counts: Vec<[u32; B]>,
+}
+
+impl Spikes {
+    fn new(n: usize) -> Self {
+        Spikes {
+            spiked: [false; B],
+            fired: std::array::from_fn(|_| Vec::with_capacity(n)),
+            events: std::array::from_fn(|_| Vec::with_capacity(8 * n)),
+            counts: vec![[0u32; B]; n],
         }
-        Ok(res)
+    }
+
+    /// Forget the previous step's spikers.
+    #[inline(always)]
+    fn start_step(&mut self) {
+        self.spiked = [false; B];
+        for fb in self.fired.iter_mut() {
+            fb.clear();
+        }
+    }
+
+    /// Unit `i` of lane `b` spiked at step `k` (counted from
+    /// [`RATE_COUNT_FROM_STEP`] on).
+    #[inline(always)]
+    fn note(&mut self, i: usize, b: usize, k: usize) {
+        self.fired[b].push(i as u32);
+        self.spiked[b] = true;
+        self.events[b].push((i as u32, k as u32));
+        if k >= RATE_COUNT_FROM_STEP {
+            self.counts[i][b] += 1;
+        }
     }
 }
 
@@ -364,29 +533,20 @@ fn synapses(
     sy.step(p, spiked, fired);
 }
 
-/// [`LifNetwork::readout`] of every lane of the interleaved `r`: per lane
-/// the same four accumulators and order as
-/// [`crate::spiking::kernels::dot`], then `+ b` unless b = 0.
+/// [`LifNetwork::readout`] of every lane of the interleaved `r` without
+/// the bias: per lane the same four accumulators and order as
+/// [`crate::spiking::kernels::dot`].
 #[inline(always)]
-fn readout(simd: bool, w: &[f64], b_out: f64, r: &[f64]) -> [f64; B] {
+fn readout(simd: bool, w: &[f64], r: &[f64]) -> [f64; B] {
     #[cfg(target_arch = "x86_64")]
-    let mut s = if simd {
-        // SAFETY: as in `normals`.
-        unsafe { x86::readout(w, r) }
-    } else {
-        readout_portable(w, r)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let mut s = {
-        let _ = simd;
-        readout_portable(w, r)
-    };
-    if b_out != 0.0 {
-        for x in s.iter_mut() {
-            *x += b_out;
+    {
+        if simd {
+            // SAFETY: as in `normals`.
+            return unsafe { x86::readout(w, r) };
         }
     }
-    s
+    let _ = simd;
+    readout_portable(w, r)
 }
 
 /// The portable `w·r` of [`readout`].
@@ -603,6 +763,27 @@ mod tests {
         };
         let net = LifNetwork::from_rate(&model, 20.0, &qif).unwrap();
         check(&net, &opts, 4);
+    }
+
+    #[test]
+    fn unit_counts_that_leave_partial_blocks_give_the_same_bits() {
+        // The fused loop takes eight units per noise block and two per
+        // register: 27 and 30 units leave a partial block, 30 a whole pair
+        // and 27 a lone unit after the last multiple of four; 8 is one
+        // block, 5 none.
+        let opts = SimOptions {
+            downsample: 4,
+            ..SimOptions::default()
+        };
+        for n in [27, 30, 8, 5] {
+            let cfg = crate::rate::NetConfig {
+                n,
+                ..crate::rate::NetConfig::default()
+            };
+            let model = crate::rate::RateModel::init(&cfg, 1, &mut rng::from_seed(4)).unwrap();
+            let net = LifNetwork::from_rate(&model, 25.0, &ConversionOptions::default()).unwrap();
+            check(&net, &opts, 5);
+        }
     }
 
     #[test]

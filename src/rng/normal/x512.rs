@@ -79,15 +79,57 @@ unsafe fn pairs16(lo: __m512i, hi: __m512i) -> (__m512, __m512) {
     (z0, z1)
 }
 
+/// The draws of sixteen words as noise (× `sd`) in the batches' order: `a`
+/// holds the four lanes' words at positions w and w + 1, `b` those at
+/// w + 2 and w + 3 (lane-minor, as `[[u64; 4]]` in memory); register j of
+/// the result holds draws 2w + 2j and 2w + 2j + 1 of the four lanes, i.e.
+/// `out[(2w + 2j)·4 + b]` … `out[(2w + 2j + 1)·4 + b]`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn block4(a: __m512i, b: __m512i, sd: __m512d) -> [__m512d; 4] {
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    let (lo, hi) = (
+        _mm512_permutex2var_epi32(a, even, b),
+        _mm512_permutex2var_epi32(a, odd, b),
+    );
+    let (z0, z1) = pairs16(lo, hi);
+    // Lanes 4j … 4j+3 of z0 (z1) are draw 2(w+j) (2(w+j)+1) of the four
+    // trials: widen, then interleave the 256-bit quarters z0 q_j, z1 q_j.
+    let (d0, d1) = (
+        widen(_mm512_castps512_ps256(z0), sd),
+        widen(_mm512_castps512_ps256(z1), sd),
+    );
+    let (e0, e1) = (widen(high(z0), sd), widen(high(z1), sd));
+    [
+        _mm512_shuffle_f64x2::<0x44>(d0, d1),
+        _mm512_shuffle_f64x2::<0xee>(d0, d1),
+        _mm512_shuffle_f64x2::<0x44>(e0, e1),
+        _mm512_shuffle_f64x2::<0xee>(e0, e1),
+    ]
+}
+
+/// Eight f32 draws as f64, times `sd`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn widen(x: __m256, sd: __m512d) -> __m512d {
+    _mm512_mul_pd(_mm512_cvtps_pd(x), sd)
+}
+
+/// The upper eight lanes of `x`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn high(x: __m512) -> __m256 {
+    _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(x)))
+}
+
 /// Four lanes: word positions w … w+3 of the four lanes (sixteen words)
-/// per register give draws 2w … 2w+7 of every lane, stored as
-/// `out[i·4 + b]`; returns the number of word positions done (whole
+/// per register give draws 2w … 2w+7 of every lane ([`block4`]), stored
+/// as `out[i·4 + b]`; returns the number of word positions done (whole
 /// blocks of four whose eight draws fit in `n`); the caller does the rest.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn lanes4(words: &[[u64; 4]], out: &mut [f64], n: usize, sd: f64) -> usize {
     let sdv = _mm512_set1_pd(sd);
-    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     let mut w = 0;
     while 2 * w + 8 <= n {
         let p = words[w..w + 4].as_ptr() as *const u64;
@@ -95,28 +137,9 @@ pub(super) unsafe fn lanes4(words: &[[u64; 4]], out: &mut [f64], n: usize, sd: f
             _mm512_loadu_si512(p as *const _),
             _mm512_loadu_si512(p.add(8) as *const _),
         );
-        let (lo, hi) = (
-            _mm512_permutex2var_epi32(a, even, b),
-            _mm512_permutex2var_epi32(a, odd, b),
-        );
-        let (z0, z1) = pairs16(lo, hi);
-        // Lanes 4j … 4j+3 of z0 (z1) are draw 2(w+j) (2(w+j)+1) of the four
-        // trials: widen, then interleave the 256-bit quarters z0 q_j, z1 q_j.
-        let halves = [
-            (_mm512_castps512_ps256(z0), _mm512_castps512_ps256(z1)),
-            (
-                _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(z0))),
-                _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(z1))),
-            ),
-        ];
         let dst = out.as_mut_ptr().add(8 * w);
-        for (h, (x0, x1)) in halves.into_iter().enumerate() {
-            let (d0, d1) = (
-                _mm512_mul_pd(_mm512_cvtps_pd(x0), sdv),
-                _mm512_mul_pd(_mm512_cvtps_pd(x1), sdv),
-            );
-            _mm512_storeu_pd(dst.add(16 * h), _mm512_shuffle_f64x2::<0x44>(d0, d1));
-            _mm512_storeu_pd(dst.add(16 * h + 8), _mm512_shuffle_f64x2::<0xee>(d0, d1));
+        for (j, x) in block4(a, b, sdv).into_iter().enumerate() {
+            _mm512_storeu_pd(dst.add(8 * j), x);
         }
         w += 4;
     }
