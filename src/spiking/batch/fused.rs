@@ -30,7 +30,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{load_column, sum_columns, Run, Spikes, B};
+use super::{load_column, Run, Spikes, B};
 use crate::error::Result;
 use crate::rng::{fill_normal_lanes4_avx2, lanes_step4, normal_block4, Rng};
 use crate::spiking::network::LifNetwork;
@@ -56,7 +56,9 @@ enum A {
     Hr,
     Jd,
     V,
-    Refr,
+    /// The step of the unit's last spike (−1 at the start), which stands
+    /// in for `neuron_step`'s refractory countdown (see [`pair`]).
+    Last,
     Ext,
     /// Per-unit constants spread over the lanes (unit i's in all four).
     Dd,
@@ -125,7 +127,6 @@ struct Consts {
     v_th: __m512d,
     v_reset: __m512d,
     n_ref: __m512d,
-    one: __m512d,
     zero: __m512d,
     dt: __m512d,
     dr: __m512d,
@@ -148,7 +149,13 @@ pub(super) unsafe fn run(
     let mut run = Run::new(net, t, gens);
     let mut ar = Arena::new(n);
     ar.set(A::V, &run.state.v, n);
-    ar.set(A::Refr, &run.state.refractory, n);
+    // Every refractory clock starts at n_ref: as if all spiked at step −1.
+    debug_assert!(run
+        .state
+        .refractory
+        .iter()
+        .all(|&r| r == run.nc.n_ref as f64));
+    ar.set(A::Last, &vec![-1.0; n * B], n);
     let spread = |x: &[f64]| -> Vec<f64> { x[..n].iter().flat_map(|&y| [y; B]).collect() };
     ar.set(A::Dd, &spread(syn.decay_d()), n);
     ar.set(A::G, &spread(syn.gain()), n);
@@ -160,7 +167,6 @@ pub(super) unsafe fn run(
         v_th: set1(nc.params.v_th),
         v_reset: set1(nc.params.v_reset),
         n_ref: set1(nc.n_ref as f64),
-        one: set1(1.0),
         zero: _mm512_setzero_pd(),
         dt: set1(syn.dt_s()),
         dr: set1(syn.decay_r()),
@@ -168,6 +174,7 @@ pub(super) unsafe fn run(
     };
     let mut col_now = usize::MAX;
     let mut hits = vec![(0u32, 0u8); n];
+    let mut jd = vec![0.0; n];
     for k in 0..t.nt {
         let base = ar.base;
         let to_ext = |i: usize| base + at(A::Ext, i);
@@ -177,18 +184,36 @@ pub(super) unsafe fn run(
         run.spikes.start_step();
         let p = ar.ptr();
         let (o, count) = if prev.iter().any(|&s| s) {
-            pass::<true>(p, &mut run, &c, prev, n, &mut hits)
+            pass::<true>(p, &mut run, &c, prev, k, &mut hits)
         } else {
-            pass::<false>(p, &mut run, &c, prev, n, &mut hits)
+            pass::<false>(p, &mut run, &c, prev, k, &mut hits)
         };
         for &(i, bits) in &hits[..count] {
             note(&mut run.spikes, bits, i as usize, k);
         }
         run.push_output(o, net.b_out);
-        let to_jd = |i: usize| base + at(A::Jd, i);
-        sum_columns(net, &run.spikes.fired, &mut ar.mem, to_jd);
+        for (b, fired) in run.spikes.fired.iter().enumerate() {
+            if !fired.is_empty() {
+                sum_columns(net, fired, &mut jd);
+                for (i, &x) in jd.iter().enumerate() {
+                    ar.mem[base + at(A::Jd, i) + b] = x;
+                }
+            }
+        }
     }
     Ok(run.finish(t))
+}
+
+/// Stage 4 for one lane: `jd` = the sum of the W_spk columns of `fired`
+/// in spike order, as [`LifNetwork::simulate`] (contiguous, so that the
+/// additions vectorise; the caller spreads it into the arena).
+fn sum_columns(net: &LifNetwork, fired: &[u32], jd: &mut [f64]) {
+    jd.fill(0.0);
+    for &j in fired {
+        for (x, &w) in jd.iter_mut().zip(net.column(j as usize)) {
+            *x += w;
+        }
+    }
 }
 
 /// The pass of one step over all `n` units (see the module docs) from the
@@ -205,11 +230,13 @@ unsafe fn pass<const KICK: bool>(
     run: &mut Run,
     c: &Consts,
     prev: [bool; B],
-    n: usize,
+    k: usize,
     hits: &mut [(u32, u8)],
 ) -> ([f64; B], usize) {
-    let kick = prev.iter().rev().fold(0u8, |m, &s| (m << 1) | s as u8) * 0x11;
-    let mut h = Hits {
+    let n = run.sy.n;
+    let mut h = Step {
+        kick: prev.iter().rev().fold(0u8, |m, &s| (m << 1) | s as u8) * 0x11,
+        now: _mm512_set1_pd(k as f64),
         buf: hits.as_mut_ptr(),
         len: 0,
     };
@@ -230,10 +257,10 @@ unsafe fn pass<const KICK: bool>(
                 z
             };
             let i = 8 * blk;
-            acc_a = pair::<KICK, true>(p, c, kick, i, z[0], acc_a, &mut h);
-            acc_b = pair::<KICK, true>(p, c, kick, i + 2, z[1], acc_b, &mut h);
-            acc_a = pair::<KICK, true>(p, c, kick, i + 4, z[2], acc_a, &mut h);
-            acc_b = pair::<KICK, true>(p, c, kick, i + 6, z[3], acc_b, &mut h);
+            acc_a = pair::<KICK, true>(p, c, &mut h, i, z[0], acc_a);
+            acc_b = pair::<KICK, true>(p, c, &mut h, i + 2, z[1], acc_b);
+            acc_a = pair::<KICK, true>(p, c, &mut h, i + 4, z[2], acc_a);
+            acc_b = pair::<KICK, true>(p, c, &mut h, i + 6, z[3], acc_b);
             z = next;
         }
     }
@@ -249,9 +276,9 @@ unsafe fn pass<const KICK: bool>(
     let full = n / 4 * 4;
     for i in (first..full).step_by(4) {
         let z = ld::<true>(buf.wrapping_add(i * B));
-        acc_a = pair::<KICK, true>(p, c, kick, i, z, acc_a, &mut h);
+        acc_a = pair::<KICK, true>(p, c, &mut h, i, z, acc_a);
         let z = ld::<true>(buf.wrapping_add((i + 2) * B));
-        acc_b = pair::<KICK, true>(p, c, kick, i + 2, z, acc_b, &mut h);
+        acc_b = pair::<KICK, true>(p, c, &mut h, i + 2, z, acc_b);
     }
     let mut s = _mm256_add_pd(
         _mm256_add_pd(lo(acc_a), hi(acc_a)),
@@ -259,7 +286,7 @@ unsafe fn pass<const KICK: bool>(
     );
     for i in full..n {
         let z = ld::<false>(buf.wrapping_add(i * B));
-        s = _mm256_add_pd(s, lo(pair::<KICK, false>(p, c, kick, i, z, acc_a, &mut h)));
+        s = _mm256_add_pd(s, lo(pair::<KICK, false>(p, c, &mut h, i, z, acc_a)));
     }
     let mut out = [0.0; B];
     _mm256_storeu_pd(out.as_mut_ptr(), s);
@@ -281,9 +308,14 @@ unsafe fn block_noise(st: &mut [__m256i; 4], sd: __m512d) -> [__m512d; 4] {
     normal_block4(a, b, sd)
 }
 
-/// Where [`pair`] notes the spikes it finds (no call inside the pass: a
-/// call would force every vector register to the stack around it).
-struct Hits {
+/// What [`pair`] needs of the step, and where it notes the spikes it
+/// finds (no call inside the pass: a call would force every vector
+/// register to the stack around it).
+struct Step {
+    /// The lanes (bits b and b + 4) that spiked at the step before.
+    kick: __mmask8,
+    /// The step's index.
+    now: __m512d,
     buf: *mut (u32, u8),
     len: usize,
 }
@@ -331,12 +363,12 @@ unsafe fn st<const FULL: bool>(ptr: *mut f64, x: __m512d) {
 unsafe fn pair<const KICK: bool, const FULL: bool>(
     p: *mut f64,
     c: &Consts,
-    kick: __mmask8,
+    step: &mut Step,
     i: usize,
     noise: __m512d,
     acc: __m512d,
-    hits: &mut Hits,
 ) -> __m512d {
+    let now = step.now;
     let (d, g) = (ld::<FULL>(x(p, i, A::Dd)), ld::<FULL>(x(p, i, A::G)));
     // 1. Synapse step k − 1, current half: `IPSC·dd + h·dt`, `h·dr (+ JD·g)`.
     let h = ld::<FULL>(x(p, i, A::H));
@@ -346,14 +378,21 @@ unsafe fn pair<const KICK: bool, const FULL: bool>(
     );
     let mut h = _mm512_mul_pd(h, c.dr);
     if KICK {
-        h = _mm512_mask_add_pd(h, kick, h, _mm512_mul_pd(ld::<FULL>(x(p, i, A::Jd)), g));
+        h = _mm512_mask_add_pd(
+            h,
+            step.kick,
+            h,
+            _mm512_mul_pd(ld::<FULL>(x(p, i, A::Jd)), g),
+        );
     }
     st::<FULL>(x(p, i, A::H), h);
     st::<FULL>(x(p, i, A::Ipsc), ipsc);
     // 2. Neuron step k: `neuron_step`'s LIF update, then threshold/reset.
-    let refr = ld::<FULL>(x(p, i, A::Refr));
-    let active = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_LE_OQ>(refr, c.zero), c.a);
-    let refr = _mm512_max_pd(_mm512_sub_pd(refr, c.one), c.zero);
+    //    A unit integrates when its countdown (n_ref at its spike, minus
+    //    one per step since, not below 0) is 0, i.e. when now − last >
+    //    n_ref (whole numbers, exact in f64).
+    let since = _mm512_sub_pd(now, ld::<FULL>(x(p, i, A::Last)));
+    let active = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(since, c.n_ref), c.a);
     let v = ld::<FULL>(x(p, i, A::V));
     let input = _mm512_add_pd(_mm512_add_pd(ipsc, ld::<FULL>(x(p, i, A::Ext))), c.bias);
     let v = _mm512_add_pd(
@@ -362,10 +401,7 @@ unsafe fn pair<const KICK: bool, const FULL: bool>(
     );
     let live: __mmask8 = if FULL { 0xff } else { 0x0f };
     let spike = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(v, c.v_th) & live;
-    st::<FULL>(x(p, i, A::V), _mm512_mask_mov_pd(v, spike, c.v_reset));
-    st::<FULL>(x(p, i, A::Refr), _mm512_mask_mov_pd(refr, spike, c.n_ref));
-    *hits.buf.add(hits.len) = (i as u32, spike);
-    hits.len += (spike != 0) as usize;
+    st::<FULL>(x(p, i, A::V), v);
     // 3. Synapse step k, rate half: `r·dd + hr·dt`, `hr·dr (+ g)` for a spiker.
     let hr = ld::<FULL>(x(p, i, A::Hr));
     let r = _mm512_add_pd(
@@ -373,8 +409,17 @@ unsafe fn pair<const KICK: bool, const FULL: bool>(
         _mm512_mul_pd(hr, c.dt),
     );
     let hr = _mm512_mul_pd(hr, c.dr);
-    st::<FULL>(x(p, i, A::Hr), _mm512_mask_add_pd(hr, spike, hr, g));
+    st::<FULL>(x(p, i, A::Hr), hr);
     st::<FULL>(x(p, i, A::R), r);
+    // Spikers (rare: a branch, so that the common case does no selects):
+    // reset, last spike, `hr + g`, noted for the caller.
+    if spike != 0 {
+        _mm512_mask_storeu_pd(x(p, i, A::V), spike, c.v_reset);
+        _mm512_mask_storeu_pd(x(p, i, A::Last), spike, now);
+        _mm512_mask_storeu_pd(x(p, i, A::Hr), spike, _mm512_add_pd(hr, g));
+        *step.buf.add(step.len) = (i as u32, spike);
+        step.len += 1;
+    }
     // 4. The readout term.
     let term = _mm512_mul_pd(ld::<FULL>(x(p, i, A::W)), r);
     if FULL {
