@@ -1,12 +1,11 @@
 //! The fused AVX-512 step loop of the batches (LIF neuron, double-
 //! exponential synapse, voltage noise on): one pass over the units per
 //! step, which draws the voltage noise as it goes, instead of one pass per
-//! stage. The noise kernel keeps the floating-point units busy while the
-//! state updates wait on loads and stores, so the two overlap; each unit's
-//! state is loaded and stored once per step; and the lane arrays live in
-//! one allocation at staggered offsets ([`Arena`]), so that stores to one
-//! array do not falsely alias loads from another (same address modulo
-//! 4 KiB: the stagger alone made the state updates ≈ 15 % faster).
+//! stage. The noise kernel's arithmetic overlaps the state updates' loads
+//! and stores; each unit's state is loaded and stored once per step; and
+//! the state lives in one pair-major allocation ([`Arena`]), so that stores
+//! to one array do not falsely alias loads from another (equal addresses
+//! modulo 4 KiB: separate arrays made the state updates ≈ 15 % slower).
 //!
 //! The pass of step k does, for units i and i + 1 (one 512-bit register
 //! holds both units of the four lanes):
@@ -23,10 +22,12 @@
 //! [`LifNetwork::simulate`]: moving the current half of a synapse step to
 //! the next pass changes only when it is computed, not from what; the pass
 //! of step 0 decays the all-zero synaptic state once more, which leaves it
-//! +0; selects are masked adds and moves; no fused multiply-add outside
-//! the noise kernel (which is [`crate::rng::fill_normal_lanes4_avx2`]'s).
-//! So every trial gets the same bits as alone (tested, also for unit
-//! counts that leave partial blocks).
+//! +0; the refractory countdown becomes the step of the last spike, which
+//! gives the same integration mask ([`last`]); selects are masked adds and
+//! masked stores; no fused multiply-add outside the noise kernel (which
+//! is [`crate::rng::fill_normal_lanes4_avx2`]'s). So every trial gets the
+//! same bits as alone (tested, also for unit counts that leave partial
+//! blocks).
 
 use std::arch::x86_64::*;
 
@@ -38,73 +39,77 @@ use crate::spiking::neuron::NeuronModel;
 use crate::spiking::simulate::{SimResult, Timing};
 
 /// Whether the fused loop runs `net`'s batches on this CPU: LIF neurons, a
-/// double-exponential synapse, voltage noise, AVX-512F (with AVX2 + FMA).
+/// double-exponential synapse, voltage noise, AVX-512F and VL (with AVX2 +
+/// FMA).
 pub(super) fn applies(net: &LifNetwork) -> bool {
     net.neuron.model == NeuronModel::Lif
         && net.neuron.noise_sd > 0.0
         && net.syn.tr_ms() > 0.0
         && crate::rng::has_avx2_fma()
         && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
 }
 
-/// The lane arrays of the loop, in [`Arena`] order.
+/// The f64 lane arrays of the [`Arena`]'s pair blocks, in order.
 #[derive(Clone, Copy)]
 enum A {
     Ipsc,
     H,
     R,
     Hr,
-    Jd,
     V,
-    /// The step of the unit's last spike (−1 at the start), which stands
-    /// in for `neuron_step`'s refractory countdown (see [`pair`]).
-    Last,
     Ext,
-    /// Per-unit constants spread over the lanes (unit i's in all four).
+    /// Per-unit constants spread over the lanes (unit i's in all four):
+    /// decay factor, spike gain, readout weight. (Compact, they would
+    /// need a shuffle per pair, which costs more than the traffic.)
     Dd,
     G,
     W,
 }
 
-/// Number of [`A`] arrays.
-const ARRAYS: usize = 11;
+/// Number of [`A`] arrays; a block's last 64 bytes hold the pair's
+/// [`last`] spike steps.
+const ARRAYS: usize = 9;
 
-/// Values per pair of units in the [`Arena`]: every array's 2 × B.
-const BLOCK: usize = ARRAYS * 2 * B;
+/// Offset of a block's last-spike steps (f64 units from the block start).
+const LAST: usize = ARRAYS * 2 * B;
 
-/// All lane arrays of the loop in one allocation, pair by pair: the block
+/// Values (f64) per pair of units in the [`Arena`]: every array's 2 × B,
+/// then 64 bytes for the last-spike steps (2 × B i32, padded to a cache
+/// line).
+const BLOCK: usize = LAST + 8;
+
+/// The lane state of the loop in one allocation, pair by pair: the block
 /// of units 2q and 2q + 1 holds, for each [`A`] array in turn, unit 2q's
-/// four lanes then unit 2q + 1's. One 512-bit load reads a pair's values
-/// of one array, one base pointer with constant offsets reaches all
-/// arrays, and the pass reads and writes a single stream (separate arrays
-/// would put loads and stores at equal addresses modulo 4 KiB, which the
-/// CPU mistakes for dependencies; one base pointer also leaves the
-/// general-purpose registers free).
+/// four lanes then unit 2q + 1's, then their last-spike steps; after the
+/// blocks, `JD` interleaved (`[i·B + b]`, read only at steps after a
+/// spike). One 512-bit load reads a pair's values of one array, one base
+/// pointer with constant offsets reaches all arrays, and the pass reads
+/// and writes a single stream of ten cache lines per pair (separate
+/// arrays would put loads and stores at equal addresses modulo 4 KiB,
+/// which the CPU mistakes for dependencies; one base pointer also leaves
+/// the general-purpose registers free).
 struct Arena {
     mem: Vec<f64>,
     base: usize,
+    /// Offset of `JD` from the base.
+    jd: usize,
 }
 
 impl Arena {
-    /// Zeroed arrays for `n` units (64-byte aligned).
+    /// Zeroed state for `n` units (64-byte aligned).
     fn new(n: usize) -> Self {
-        let mem = vec![0.0; n.div_ceil(2) * BLOCK + 8];
+        let jd = n.div_ceil(2) * BLOCK;
+        let mem = vec![0.0; jd + n * B + 8];
         let base = mem.as_ptr().align_offset(64);
-        Arena { mem, base }
-    }
-
-    /// Index of lane `b` of unit `i` in array `a`.
-    #[inline(always)]
-    fn at(&self, a: A, i: usize, b: usize) -> usize {
-        self.base + at(a, i) + b
+        Arena { mem, base, jd }
     }
 
     /// Set array `a` from an interleaved `[i·B + b]` array of `n` units.
     fn set(&mut self, a: A, x: &[f64], n: usize) {
         for i in 0..n {
             for b in 0..B {
-                let k = self.at(a, i, b);
-                self.mem[k] = x[i * B + b];
+                self.mem[self.base + at(a, i) + b] = x[i * B + b];
             }
         }
     }
@@ -120,13 +125,21 @@ fn at(a: A, i: usize) -> usize {
     (i / 2) * BLOCK + a as usize * 2 * B + (i % 2) * B
 }
 
+/// Unit `i`'s lanes of the last-spike steps in the arena at `p`: the step
+/// of the unit's last spike (−1 at the start), which stands in for
+/// `neuron_step`'s refractory countdown (see [`pair`]).
+#[inline(always)]
+unsafe fn last(p: *mut f64, i: usize) -> *mut i32 {
+    (p.add((i / 2) * BLOCK + LAST) as *mut i32).add((i % 2) * B)
+}
+
 /// The per-run constants, broadcast.
 struct Consts {
     a: __m512d,
     bias: __m512d,
     v_th: __m512d,
     v_reset: __m512d,
-    n_ref: __m512d,
+    n_ref: __m256i,
     zero: __m512d,
     dt: __m512d,
     dr: __m512d,
@@ -136,8 +149,8 @@ struct Consts {
 /// The step loop of a batch (see the module docs).
 ///
 /// # Safety
-/// The CPU must support AVX2, FMA and AVX-512F ([`applies`]).
-#[target_feature(enable = "avx2,fma,avx512f")]
+/// The CPU must support AVX2, FMA, AVX-512F and AVX-512VL ([`applies`]).
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
 pub(super) unsafe fn run(
     net: &LifNetwork,
     t: &Timing,
@@ -155,7 +168,9 @@ pub(super) unsafe fn run(
         .refractory
         .iter()
         .all(|&r| r == run.nc.n_ref as f64));
-    ar.set(A::Last, &vec![-1.0; n * B], n);
+    for i in 0..n {
+        std::slice::from_raw_parts_mut(last(ar.ptr(), i), B).fill(-1);
+    }
     let spread = |x: &[f64]| -> Vec<f64> { x[..n].iter().flat_map(|&y| [y; B]).collect() };
     ar.set(A::Dd, &spread(syn.decay_d()), n);
     ar.set(A::G, &spread(syn.gain()), n);
@@ -166,7 +181,7 @@ pub(super) unsafe fn run(
         bias: set1(nc.params.bias),
         v_th: set1(nc.params.v_th),
         v_reset: set1(nc.params.v_reset),
-        n_ref: set1(nc.n_ref as f64),
+        n_ref: _mm256_set1_epi32(nc.n_ref as i32),
         zero: _mm512_setzero_pd(),
         dt: set1(syn.dt_s()),
         dr: set1(syn.decay_r()),
@@ -179,7 +194,7 @@ pub(super) unsafe fn run(
         let base = ar.base;
         let to_ext = |i: usize| base + at(A::Ext, i);
         load_column(ext, k, t.cols.len(), n, &mut col_now, &mut ar.mem, to_ext);
-        // The lanes that spiked at step k − 1 (their JD is in `A::Jd`).
+        // The lanes that spiked at step k − 1 (their JD is in the arena).
         let prev = run.spikes.spiked;
         run.spikes.start_step();
         let p = ar.ptr();
@@ -196,7 +211,7 @@ pub(super) unsafe fn run(
             if !fired.is_empty() {
                 sum_columns(net, fired, &mut jd);
                 for (i, &x) in jd.iter().enumerate() {
-                    ar.mem[base + at(A::Jd, i) + b] = x;
+                    ar.mem[base + ar.jd + i * B + b] = x;
                 }
             }
         }
@@ -236,7 +251,8 @@ unsafe fn pass<const KICK: bool>(
     let n = run.sy.n;
     let mut h = Step {
         kick: prev.iter().rev().fold(0u8, |m, &s| (m << 1) | s as u8) * 0x11,
-        now: _mm512_set1_pd(k as f64),
+        now: _mm256_set1_epi32(k as i32),
+        jd: p.add(n.div_ceil(2) * BLOCK),
         buf: hits.as_mut_ptr(),
         len: 0,
     };
@@ -315,7 +331,9 @@ struct Step {
     /// The lanes (bits b and b + 4) that spiked at the step before.
     kick: __mmask8,
     /// The step's index.
-    now: __m512d,
+    now: __m256i,
+    /// `JD` in the arena.
+    jd: *const f64,
     buf: *mut (u32, u8),
     len: usize,
 }
@@ -355,10 +373,9 @@ unsafe fn st<const FULL: bool>(ptr: *mut f64, x: __m512d) {
 /// Units `i` and `i + 1` (`FULL`; else unit i alone) of the pass (stages
 /// 1–4 of the module docs) with voltage noise `noise`, returning the
 /// readout accumulator `acc + w·r` (`FULL`; else just `w·r`, unit i's in
-/// the low half). `kick`: the lanes (bits b and b + 4) that spiked at the step
-/// before, used when `KICK`. Spikes go to `hits` as (i, bits), bit b: unit
-/// i of lane b, bit b + 4: unit i + 1. A numeric kernel: the stages share
-/// the registers.
+/// the low half). Spikes go to `step` as (i, bits), bit b: unit i of lane
+/// b, bit b + 4: unit i + 1. A numeric kernel: the stages share the
+/// registers.
 #[inline(always)]
 unsafe fn pair<const KICK: bool, const FULL: bool>(
     p: *mut f64,
@@ -368,7 +385,6 @@ unsafe fn pair<const KICK: bool, const FULL: bool>(
     noise: __m512d,
     acc: __m512d,
 ) -> __m512d {
-    let now = step.now;
     let (d, g) = (ld::<FULL>(x(p, i, A::Dd)), ld::<FULL>(x(p, i, A::G)));
     // 1. Synapse step k − 1, current half: `IPSC·dd + h·dt`, `h·dr (+ JD·g)`.
     let h = ld::<FULL>(x(p, i, A::H));
@@ -378,21 +394,24 @@ unsafe fn pair<const KICK: bool, const FULL: bool>(
     );
     let mut h = _mm512_mul_pd(h, c.dr);
     if KICK {
-        h = _mm512_mask_add_pd(
-            h,
-            step.kick,
-            h,
-            _mm512_mul_pd(ld::<FULL>(x(p, i, A::Jd)), g),
-        );
+        let jd = ld::<FULL>(step.jd.add(i * B));
+        h = _mm512_mask_add_pd(h, step.kick, h, _mm512_mul_pd(jd, g));
     }
     st::<FULL>(x(p, i, A::H), h);
     st::<FULL>(x(p, i, A::Ipsc), ipsc);
-    // 2. Neuron step k: `neuron_step`'s LIF update, then threshold/reset.
+    // 2. Neuron step k: `neuron_step`'s LIF update, then threshold.
     //    A unit integrates when its countdown (n_ref at its spike, minus
     //    one per step since, not below 0) is 0, i.e. when now − last >
-    //    n_ref (whole numbers, exact in f64).
-    let since = _mm512_sub_pd(now, ld::<FULL>(x(p, i, A::Last)));
-    let active = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(since, c.n_ref), c.a);
+    //    n_ref.
+    let lp = last(p, i);
+    let last_ = if FULL {
+        _mm256_loadu_si256(lp as *const __m256i)
+    } else {
+        _mm256_maskz_loadu_epi32(0x0f, lp as *const i32)
+    };
+    let since = _mm256_sub_epi32(step.now, last_);
+    let integrates = _mm256_cmpgt_epi32_mask(since, c.n_ref);
+    let active = _mm512_maskz_mov_pd(integrates, c.a);
     let v = ld::<FULL>(x(p, i, A::V));
     let input = _mm512_add_pd(_mm512_add_pd(ipsc, ld::<FULL>(x(p, i, A::Ext))), c.bias);
     let v = _mm512_add_pd(
@@ -415,7 +434,7 @@ unsafe fn pair<const KICK: bool, const FULL: bool>(
     // reset, last spike, `hr + g`, noted for the caller.
     if spike != 0 {
         _mm512_mask_storeu_pd(x(p, i, A::V), spike, c.v_reset);
-        _mm512_mask_storeu_pd(x(p, i, A::Last), spike, now);
+        _mm256_mask_storeu_epi32(lp, spike, step.now);
         _mm512_mask_storeu_pd(x(p, i, A::Hr), spike, _mm512_add_pd(hr, g));
         *step.buf.add(step.len) = (i as u32, spike);
         step.len += 1;
