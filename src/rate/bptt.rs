@@ -304,6 +304,26 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn matvec32_avx2(m: &[f32], n_cols: usize, v: &[f32], y: &mut [f64]) {
+    matvec32_body::<false>(m, n_cols, v, y)
+}
+
+/// [`matvec32_avx2`] with the 32 vector registers of AVX-512VL, which let
+/// four rows keep all sixteen accumulators live and go through their
+/// columns in one pass ([`quad_sums_one_pass`]; the same sums in the same
+/// order, so the same bits) instead of two.
+///
+/// # Safety
+/// As [`matvec32_avx2`], and the CPU must support AVX-512F and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+unsafe fn matvec32_avx512(m: &[f32], n_cols: usize, v: &[f32], y: &mut [f64]) {
+    matvec32_body::<true>(m, n_cols, v, y)
+}
+
+/// The body of [`matvec32_avx2`] (`ONE_PASS`: [`matvec32_avx512`]).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn matvec32_body<const ONE_PASS: bool>(m: &[f32], n_cols: usize, v: &[f32], y: &mut [f64]) {
     use std::arch::x86_64::*;
     assert_eq!(m.len(), y.len() * n_cols);
     assert_eq!(v.len(), n_cols);
@@ -319,6 +339,7 @@ unsafe fn matvec32_avx2(m: &[f32], n_cols: usize, v: &[f32], y: &mut [f64]) {
         // SAFETY (all calls below): rows i … i + rows − 1 exist, each has
         // n_cols entries, and v has n_cols entries.
         let [s0, s1, s2, s3] = match rows {
+            4 if ONE_PASS => quad_sums_one_pass([row(0), row(1), row(2), row(3)], vp, n_cols),
             4 => quad_sums_avx2([row(0), row(1), row(2), row(3)], vp, n_cols),
             3 => {
                 let (a, b) = pair_sums_avx2(row(0), row(1), vp, n_cols);
@@ -406,6 +427,50 @@ unsafe fn quad_sums_avx2(
     }
     for q in 0..4 {
         s[q] = _mm256_add_ps(s[q], _mm256_add_ps(a2[q], a3[q]));
+    }
+    s
+}
+
+/// [`quad_sums_avx2`] in one pass over the columns: the same sixteen
+/// accumulators, each fed in the same order, and the same (a0 + a1) +
+/// (a2 + a3); needs 16 + 8 live vectors (AVX-512VL's 32 registers).
+///
+/// # Safety
+/// As [`quad_sums_avx2`]; called only where AVX-512VL is enabled.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn quad_sums_one_pass(
+    r: [*const f32; 4],
+    vp: *const f32,
+    n_cols: usize,
+) -> [std::arch::x86_64::__m256; 4] {
+    use std::arch::x86_64::*;
+    let z = _mm256_setzero_ps();
+    let k32 = n_cols & !31;
+    let mut a = [[z; 4]; 4];
+    let mut k = 0;
+    while k < k32 {
+        for (l, al) in a.iter_mut().enumerate() {
+            let vv = _mm256_loadu_ps(vp.add(k + 8 * l));
+            for q in 0..4 {
+                al[q] = _mm256_fmadd_ps(_mm256_loadu_ps(r[q].add(k + 8 * l)), vv, al[q]);
+            }
+        }
+        k += 32;
+    }
+    while k + 8 <= n_cols {
+        let v0 = _mm256_loadu_ps(vp.add(k));
+        for q in 0..4 {
+            a[0][q] = _mm256_fmadd_ps(_mm256_loadu_ps(r[q].add(k)), v0, a[0][q]);
+        }
+        k += 8;
+    }
+    let mut s = [z; 4];
+    for q in 0..4 {
+        s[q] = _mm256_add_ps(
+            _mm256_add_ps(a[0][q], a[1][q]),
+            _mm256_add_ps(a[2][q], a[3][q]),
+        );
     }
     s
 }
@@ -535,7 +600,15 @@ fn matvec32(m: &[f32], n_cols: usize, v: &[f32], y: &mut [f64]) {
         {
             // SAFETY: the features were detected just above; the shapes
             // follow from the square W and its N-vector.
-            unsafe { matvec32_avx2(m, n_cols, v, y) };
+            unsafe {
+                if std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                {
+                    matvec32_avx512(m, n_cols, v, y)
+                } else {
+                    matvec32_avx2(m, n_cols, v, y)
+                }
+            };
             return;
         }
     }
@@ -1122,7 +1195,7 @@ mod tests {
     }
 
     #[test]
-    fn avx2_matvec_is_bit_identical_to_its_scalar_order() {
+    fn avx2_and_avx512_matvecs_are_bit_identical_to_their_scalar_order() {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
@@ -1142,6 +1215,16 @@ mod tests {
                     for (i, &yi) in y.iter().enumerate() {
                         let want = matvec32_row_reference(&m[i * cols..(i + 1) * cols], &v);
                         assert_eq!(yi.to_bits(), want.to_bits(), "{rows}x{cols} row {i}");
+                    }
+                    // The one-pass AVX-512VL build gives the same bits.
+                    if std::arch::is_x86_feature_detected!("avx512f")
+                        && std::arch::is_x86_feature_detected!("avx512vl")
+                    {
+                        let mut y512 = vec![0.0; rows];
+                        // SAFETY: features detected above; shapes match.
+                        unsafe { matvec32_avx512(&m, cols, &v, &mut y512) };
+                        let bits = |y: &[f64]| y.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&y512), bits(&y), "{rows}x{cols}, AVX-512VL");
                     }
                 }
             }
