@@ -910,9 +910,6 @@ fn recurrent_weight_grad(
 ) {
     let n = model.n();
     let t_len = ws.trace.x.nrows();
-    if ws.dw_eff.dim() != (n, n) {
-        ws.dw_eff = Array2::zeros((n, n));
-    }
     let r_prev = ws.trace.r.slice(s![..t_len - 1, ..]);
     if prep.single.is_some() {
         // Single precision like the recurrent products: Dᵀ R_prev in f32.
@@ -929,12 +926,21 @@ fn recurrent_weight_grad(
             .and(&r_prev)
             .for_each(|a, &b| *a = b as f32);
         ndarray::linalg::general_mat_mul(1.0, &d32.t(), &*r32, 0.0, dw32);
-        ndarray::Zip::from(&mut ws.dw_eff)
-            .and(&*dw32)
-            .for_each(|a, &b| *a = b as f64);
+        chain_rule(model, dw32.as_slice().expect("standard layout"), grads);
     } else {
+        if ws.dw_eff.dim() != (n, n) {
+            ws.dw_eff = Array2::zeros((n, n));
+        }
         ndarray::linalg::general_mat_mul(1.0, &ws.d.t(), &r_prev, 0.0, &mut ws.dw_eff);
+        chain_rule(model, ws.dw_eff.as_slice().expect("standard layout"), grads);
     }
+}
+
+/// `grads.w += ∂L/∂W_eff · m_j · som_m_ij` (under Dale only where
+/// w_ij > 0), ∂L/∂W_eff given row-major in f32 or f64 (widened exactly,
+/// inside the loop: no f64 copy of the f32 product).
+fn chain_rule<T: Copy + Into<f64>>(model: &RateModel, dw_eff: &[T], grads: &mut Grads) {
+    let n = model.n();
     let signs = model.signs();
     let s = signs.as_slice().expect("contiguous");
     let som = model.som_m.as_standard_layout();
@@ -944,12 +950,7 @@ fn recurrent_weight_grad(
         .as_slice_mut()
         .expect("standard layout")
         .chunks_exact_mut(n)
-        .zip(
-            ws.dw_eff
-                .as_slice()
-                .expect("standard layout")
-                .chunks_exact(n),
-        )
+        .zip(dw_eff.chunks_exact(n))
         .zip(som.as_slice().expect("standard layout").chunks_exact(n))
         .zip(w.as_slice().expect("standard layout").chunks_exact(n));
     for (((gw, dwe), som), w) in rows {
@@ -958,12 +959,12 @@ fn recurrent_weight_grad(
             // Branch-free select (w_ij > 0 is a coin flip per entry): the
             // dead entries keep their value exactly.
             for j in 0..n {
-                let updated = gw[j] + dwe[j] * s[j] * som[j];
+                let updated = gw[j] + dwe[j].into() * s[j] * som[j];
                 gw[j] = if w[j] > 0.0 { updated } else { gw[j] };
             }
         } else {
             for j in 0..n {
-                gw[j] += dwe[j] * s[j] * som[j];
+                gw[j] += dwe[j].into() * s[j] * som[j];
             }
         }
     }
