@@ -64,6 +64,8 @@ struct Synapses {
     hr: Vec<f64>,
     /// Summed W_spk columns of each lane's spikers (stage 4).
     jd: Vec<f64>,
+    /// One lane's JD while it is summed (n values).
+    lane: Vec<f64>,
 }
 
 impl Synapses {
@@ -75,6 +77,7 @@ impl Synapses {
             r: vec![0.0; n * B],
             hr: vec![0.0; n * B],
             jd: vec![0.0; n * B],
+            lane: vec![0.0; n],
         }
     }
 
@@ -83,7 +86,7 @@ impl Synapses {
     /// keep stale values, which the kick's select ignores.
     #[inline(always)]
     fn sum_columns(&mut self, net: &LifNetwork, spikes: &Spikes) {
-        sum_columns(net, &spikes.fired, &mut self.jd, |i| i * B);
+        sum_columns(net, &spikes.fired, &mut self.lane, &mut self.jd, |i| i * B);
     }
 
     /// Stage 5 for all lanes: [`crate::spiking::synapse::synapse_step`]'s
@@ -161,27 +164,29 @@ fn load_column(
 
 /// Stage 4: `JD` of each spiking lane (`fired[b]` its spikers, in spike
 /// order), the sum of their W_spk columns as in [`LifNetwork::simulate`],
-/// into `jd` (lane b of unit i at `to(i) + b`); other lanes keep stale
-/// values, which the kick's select ignores.
+/// formed contiguously in `lane` (n values, so that the additions
+/// vectorise) and spread into `jd` (lane b of unit i at `to(i) + b`);
+/// other lanes keep stale values, which the kick's select ignores.
 #[inline(always)]
 fn sum_columns(
     net: &LifNetwork,
     fired: &[Vec<u32>; B],
+    lane: &mut [f64],
     jd: &mut [f64],
     to: impl Fn(usize) -> usize,
 ) {
-    let n = net.n;
     for (b, fb) in fired.iter().enumerate() {
         if fb.is_empty() {
             continue;
         }
-        for i in 0..n {
-            jd[to(i) + b] = 0.0;
-        }
+        lane.fill(0.0);
         for &j in fb {
-            for (i, &w) in net.column(j as usize).iter().enumerate() {
-                jd[to(i) + b] += w;
+            for (x, &w) in lane.iter_mut().zip(net.column(j as usize)) {
+                *x += w;
             }
+        }
+        for (i, &x) in lane.iter().enumerate() {
+            jd[to(i) + b] = x;
         }
     }
 }

@@ -31,7 +31,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{load_column, Run, Spikes, B};
+use super::{load_column, sum_columns, Run, Spikes, B};
 use crate::error::Result;
 use crate::rng::{fill_normal_lanes4_avx2, lanes_step4, normal_block4, Rng};
 use crate::spiking::network::LifNetwork;
@@ -189,7 +189,7 @@ pub(super) unsafe fn run(
     };
     let mut col_now = usize::MAX;
     let mut hits = vec![(0u32, 0u8); n];
-    let mut jd = vec![0.0; n];
+    let (mut lane, jd_at) = (vec![0.0; n], ar.jd);
     for k in 0..t.nt {
         let base = ar.base;
         let to_ext = |i: usize| base + at(A::Ext, i);
@@ -207,28 +207,10 @@ pub(super) unsafe fn run(
             note(&mut run.spikes, bits, i as usize, k);
         }
         run.push_output(o, net.b_out);
-        for (b, fired) in run.spikes.fired.iter().enumerate() {
-            if !fired.is_empty() {
-                sum_columns(net, fired, &mut jd);
-                for (i, &x) in jd.iter().enumerate() {
-                    ar.mem[base + ar.jd + i * B + b] = x;
-                }
-            }
-        }
+        let to_jd = |i: usize| base + jd_at + i * B;
+        sum_columns(net, &run.spikes.fired, &mut lane, &mut ar.mem, to_jd);
     }
     Ok(run.finish(t))
-}
-
-/// Stage 4 for one lane: `jd` = the sum of the W_spk columns of `fired`
-/// in spike order, as [`LifNetwork::simulate`] (contiguous, so that the
-/// additions vectorise; the caller spreads it into the arena).
-fn sum_columns(net: &LifNetwork, fired: &[u32], jd: &mut [f64]) {
-    jd.fill(0.0);
-    for &j in fired {
-        for (x, &w) in jd.iter_mut().zip(net.column(j as usize)) {
-            *x += w;
-        }
-    }
 }
 
 /// The pass of one step over all `n` units (see the module docs) from the
